@@ -1,0 +1,178 @@
+"""The audit: pipeline -> checks -> findings -> report.
+
+    >>> result = audit("pipeshield.toml")                 # doctest: +SKIP
+    >>> result.report.passed_gate, result.written["html"]
+    (False, PosixPath('pipeshield-report/report.html'))
+
+Work items (one check on one subject) run through an executor. A check that raises a
+:class:`~pipeshield.errors.PipeshieldError` (a dataset that does not parse, a model that does not
+load) aborts the audit with that error: a misconfigured pipeline must not produce a report that
+looks complete. Any other exception is a bug in the check; it becomes an ``error`` finding with
+the traceback as evidence, and the rest of the audit goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeshield import __version__
+from pipeshield.core.checks import CheckContext, all_checks, check_settings, iter_checks, validate_policy
+from pipeshield.core.executor import get_executor
+from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status
+from pipeshield.core.frameworks import framework_sources, references_for
+from pipeshield.core.pipeline import Pipeline, load_pipeline
+from pipeshield.errors import PipeshieldError
+from pipeshield.report import Report, write_reports
+
+__all__ = ["AuditResult", "WorkItem", "audit", "default_out_dir", "run_checks"]
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    pipeline: Pipeline
+    check_id: str
+    subject: str | None
+    seed: int
+
+    @property
+    def label(self) -> str:
+        return self.check_id if self.subject is None else f"{self.check_id} [{self.subject}]"
+
+
+@dataclass(frozen=True)
+class WorkOutcome:
+    item_label: str
+    findings: list[Finding] = field(default_factory=list)
+    abort: PipeshieldError | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    report: Report
+    written: dict[str, Path]
+
+
+def _run_item(item: WorkItem) -> WorkOutcome:
+    """Run one check on one subject (in a worker process)."""
+    start = time.perf_counter()
+    check = all_checks()[item.check_id]()
+    try:
+        ctx = CheckContext(item.pipeline, check_settings(check, item.pipeline), seed=item.seed)
+        findings = list(check.run(ctx, item.subject))
+    except PipeshieldError as err:
+        return WorkOutcome(item.label, abort=err, seconds=time.perf_counter() - start)
+    except Exception as err:  # a bug in a check must not hide the other results
+        findings = [
+            check.finding(
+                Status.ERROR,
+                severity=Severity.HIGH,
+                subject=item.subject,
+                message=f"the check crashed: {type(err).__name__}: {err}",
+                evidence=(Evidence("text", "traceback", text=traceback.format_exc()),),
+                remediation="This is a pipeshield bug; please report it with the traceback.",
+            )
+        ]
+    return WorkOutcome(item.label, findings, seconds=time.perf_counter() - start)
+
+
+def _plan(pipeline: Pipeline, stages: Iterable[Stage] | None) -> tuple[list[WorkItem], list[Finding]]:
+    items: list[WorkItem] = []
+    skipped: list[Finding] = []
+    for check in iter_checks(stages):
+        for subject in check.subjects(pipeline):
+            reason = check.skip_reason(pipeline, subject)
+            if reason:
+                skipped.append(check.skipped(subject, reason))
+            else:
+                items.append(WorkItem(pipeline, check.id, subject, pipeline.policy.seed))
+    return items, skipped
+
+
+def run_checks(
+    pipeline: Pipeline,
+    *,
+    stages: Iterable[Stage] | None = None,
+    executor: str = "local",
+    jobs: int | None = None,
+    progress: ProgressFn | None = None,
+) -> list[Finding]:
+    """Run every applicable check and return findings with framework references filled in."""
+    validate_policy(pipeline)
+    for check in all_checks().values():
+        if pipeline.check_settings(check.id):
+            check_settings(check(), pipeline)
+    wanted = set(stages) if stages else None
+    items, findings = _plan(pipeline, wanted)
+    total = len(items)
+    if progress:
+        progress(0, total, "starting")
+    runner = get_executor(executor, jobs)
+    for done, outcome in enumerate(runner.map_unordered(_run_item, items), start=1):
+        if outcome.abort is not None:
+            raise outcome.abort
+        findings.extend(outcome.findings)
+        if progress:
+            progress(done, total, outcome.item_label)
+    if wanted:
+        findings = [f for f in findings if f.stage in wanted]
+    return [f.with_references(references_for(f.threat)) for f in findings]
+
+
+def default_out_dir(pipeline: Pipeline) -> Path:
+    return pipeline.base_dir / "pipeshield-report"
+
+
+def audit(
+    pipeline: Pipeline | Path | str = "pipeshield.toml",
+    *,
+    stages: Iterable[Stage] | None = None,
+    out_dir: Path | str | None = None,
+    formats: Iterable[str] | None = None,
+    executor: str = "local",
+    jobs: int | None = None,
+    fail_on: Severity | None = None,
+    progress: ProgressFn | None = None,
+) -> AuditResult:
+    """Audit a pipeline and write its reports; raises PipeshieldError for configuration errors."""
+    if not isinstance(pipeline, Pipeline):
+        pipeline = load_pipeline(pipeline)
+    stages = list(stages) if stages else None
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    findings = run_checks(pipeline, stages=stages, executor=executor, jobs=jobs, progress=progress)
+    duration = time.perf_counter() - t0
+    options: dict[str, Any] = {
+        "stages": [s.value for s in stages] if stages else [s.value for s in Stage],
+        "executor": executor,
+        "jobs": jobs,
+        "seed": pipeline.policy.seed,
+    }
+    report = Report(
+        pipeline={
+            "name": pipeline.name,
+            "description": pipeline.pipeline.description,
+            "source": str(pipeline.source),
+            "datasets": sorted(pipeline.datasets),
+            "models": sorted(pipeline.models),
+            "endpoint": pipeline.endpoint.url if pipeline.endpoint else None,
+        },
+        findings=tuple(findings),
+        fail_on=fail_on or pipeline.policy.fail_on,
+        tool={"name": "pipeshield", "version": __version__},
+        started_at=started.isoformat(timespec="seconds"),
+        finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        duration_s=duration,
+        options=options,
+        frameworks=framework_sources(),
+    )
+    out = Path(out_dir) if out_dir is not None else default_out_dir(pipeline)
+    return AuditResult(report, write_reports(report, out, formats))

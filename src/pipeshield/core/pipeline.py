@@ -1,0 +1,344 @@
+"""The pipeline file, ``pipeshield.toml``: what pipeshield audits and defends.
+
+It names the datasets (CSV, Parquet, NPZ, each with a role), the models (with a loader format, an
+optional builder and training callable), an optional served endpoint, the trusted public keys,
+other artifacts worth inventorying, and the policy (``fail_on`` and per-check thresholds).
+
+Every error names the file, the key and what was expected::
+
+    pipeshield.toml: models.digits_cnn.format: expected one of 'safetensors', 'torch', ... (got 'h5')
+
+Relative paths are relative to the pipeline file. Callables (``module:function``) are the user's
+own code and are imported from the pipeline's folder: they are trusted like a Makefile is; model
+and data *files* never are.
+
+    >>> pipeline = load_pipeline("pipeshield.toml")          # doctest: +SKIP
+    >>> pipeline.datasets["digits_train"].role
+    'train'
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeshield.core.findings import Severity
+from pipeshield.errors import ArtifactError, ConfigError
+
+__all__ = [
+    "ArtifactSpec",
+    "DatasetSpec",
+    "EndpointSpec",
+    "KeysSpec",
+    "ModelSpec",
+    "Pipeline",
+    "PolicySpec",
+    "load_pipeline",
+    "parse_pipeline",
+    "resolve_callable",
+]
+
+DATASET_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz"}
+MODEL_FORMATS = {
+    ".safetensors": "safetensors",
+    ".pt": "torch",
+    ".pth": "torch",
+    ".ts": "torchscript",
+    ".torchscript": "torchscript",
+    ".skops": "skops",
+    ".onnx": "onnx",
+}
+_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_callable(value: str | None) -> str | None:
+    if value is not None and not _CALLABLE.match(value):
+        raise ValueError(f"expected 'module:function' (got {value!r})")
+    return value
+
+
+class DatasetSpec(_Spec):
+    """A table (CSV, Parquet) or arrays (NPZ) with a role in the pipeline."""
+
+    path: Path
+    role: Literal["train", "test", "reference", "incoming"]
+    format: Literal["csv", "parquet", "npz"] | None = None
+    label: str | None = Field(None, description="label column (CSV/Parquet) or array name (NPZ)")
+    features: list[str] | None = Field(None, description="feature columns; default: all but label")
+    x_key: str = Field("x", description="NPZ array holding the features")
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _infer_format(self) -> DatasetSpec:
+        if self.format is None:
+            fmt = DATASET_FORMATS.get(self.path.suffix.lower())
+            if fmt is None:
+                raise ValueError(
+                    f"cannot tell the format of {self.path.name!r} from its extension: "
+                    "set format = 'csv', 'parquet' or 'npz'"
+                )
+            object.__setattr__(self, "format", fmt)
+        return self
+
+
+class ModelSpec(_Spec):
+    """A model file and how to load it; ``builder`` rebuilds a torch module for a state_dict."""
+
+    path: Path
+    format: Literal["safetensors", "torch", "torchscript", "skops", "onnx"] | None = None
+    builder: str | None = Field(None, description="module:function returning an nn.Module")
+    builder_args: dict[str, Any] = Field(default_factory=dict)
+    training: str | None = Field(None, description="module:function(x, y, *, seed) -> model")
+    train_data: str | None = None
+    test_data: str | None = None
+    input_shape: list[int] | None = Field(None, description="reshape flat rows to this shape")
+    trusted_types: list[str] = Field(default_factory=list, description="extra skops types")
+    description: str = ""
+
+    _v_builder = field_validator("builder", "training")(_check_callable)
+
+    @model_validator(mode="after")
+    def _infer_format(self) -> ModelSpec:
+        if self.format is None:
+            fmt = MODEL_FORMATS.get(self.path.suffix.lower())
+            if fmt is None:
+                raise ValueError(
+                    f"cannot tell the format of {self.path.name!r} from its extension: set format "
+                    "= 'safetensors', 'torch', 'torchscript', 'skops' or 'onnx'"
+                )
+            object.__setattr__(self, "format", fmt)
+        if self.format in ("safetensors", "torch") and not self.builder:
+            raise ValueError(
+                f"a {self.format} state_dict needs builder = 'module:function' that returns the "
+                "nn.Module to load it into"
+            )
+        if self.input_shape is not None and any(d <= 0 for d in self.input_shape):
+            raise ValueError("input_shape: every dimension must be positive")
+        return self
+
+
+class EndpointSpec(_Spec):
+    """A served model, queried as JSON: ``{input_field: rows}`` -> ``{output_field: probs}``."""
+
+    url: str
+    model: str | None = Field(None, description="the model in [models] that it serves")
+    batch_size: int = Field(64, ge=1, le=100_000)
+    timeout_s: float = Field(30.0, gt=0, le=600)
+    max_retries: int = Field(3, ge=0, le=20)
+    headers: dict[str, str] = Field(default_factory=dict)
+    input_field: str = "inputs"
+    output_field: str = "probabilities"
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"expected an http:// or https:// URL (got {value!r})")
+        return value
+
+    def resolved_headers(self) -> dict[str, str]:
+        """Headers with ``${VAR}`` taken from the environment, so secrets stay out of the file."""
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(
+                    f"endpoint.headers: environment variable {name} is not set",
+                    hint=f"export {name}=... before running pipeshield",
+                )
+            return os.environ[name]
+
+        return {k: _ENV.sub(sub, v) for k, v in self.headers.items()}
+
+
+class KeysSpec(_Spec):
+    """Public keys whose signatures the pipeline trusts."""
+
+    trusted: list[Path] = Field(default_factory=list)
+
+
+class ArtifactSpec(_Spec):
+    """A file that belongs to the pipeline but that pipeshield never loads (checkpoints, code)."""
+
+    path: Path
+    kind: Literal["model", "data", "code", "config", "other"] = "other"
+    description: str = ""
+
+
+class PolicySpec(_Spec):
+    """``fail_on``: the lowest severity that fails the audit; ``checks``: per-check settings."""
+
+    fail_on: Severity = Severity.HIGH
+    seed: int = 0
+    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class PipelineMeta(_Spec):
+    name: str = "pipeline"
+    description: str = ""
+
+
+class Pipeline(_Spec):
+    """A validated pipeline. ``source`` is the file it came from; paths resolve against it."""
+
+    pipeline: PipelineMeta = Field(default_factory=PipelineMeta)
+    datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    endpoint: EndpointSpec | None = None
+    keys: KeysSpec = Field(default_factory=KeysSpec)
+    artifacts: dict[str, ArtifactSpec] = Field(default_factory=dict)
+    policy: PolicySpec = Field(default_factory=PolicySpec)
+    source: Path = Field(Path("pipeshield.toml"), exclude=True)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Pipeline:
+        for name, model in self.models.items():
+            for key in ("train_data", "test_data"):
+                ref = getattr(model, key)
+                if ref is not None and ref not in self.datasets:
+                    raise ValueError(_Located(f"models.{name}.{key}", _unknown("dataset", ref, self.datasets)))
+        if self.endpoint and self.endpoint.model and self.endpoint.model not in self.models:
+            raise ValueError(_Located("endpoint.model", _unknown("model", self.endpoint.model, self.models)))
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.pipeline.name
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent
+
+    def resolve(self, path: Path | str) -> Path:
+        """An absolute path for a path written in the pipeline file."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def display(self, path: Path | str) -> str:
+        """A path as the user wrote it, relative to the pipeline folder where possible."""
+        p = self.resolve(path)
+        for base in (self.base_dir, self.base_dir.resolve()):
+            try:
+                return p.relative_to(base).as_posix()
+            except ValueError:
+                continue
+        return p.as_posix()
+
+    def referenced_files(self) -> list[tuple[str, str, Path]]:
+        """Every file the pipeline names, as ``(key, kind, absolute path)``."""
+        files: list[tuple[str, str, Path]] = []
+        for name, ds in self.datasets.items():
+            files.append((f"datasets.{name}.path", "dataset", self.resolve(ds.path)))
+        for name, model in self.models.items():
+            files.append((f"models.{name}.path", "model", self.resolve(model.path)))
+        for i, key in enumerate(self.keys.trusted):
+            files.append((f"keys.trusted[{i}]", "key", self.resolve(key)))
+        for name, art in self.artifacts.items():
+            files.append((f"artifacts.{name}.path", art.kind, self.resolve(art.path)))
+        return files
+
+    def check_settings(self, check_id: str) -> dict[str, Any]:
+        return dict(self.policy.checks.get(check_id, {}))
+
+
+class _Located(str):
+    """A validation message that carries its own key path (for cross-reference errors)."""
+
+    def __new__(cls, loc: str, message: str) -> _Located:
+        obj = super().__new__(cls, message)
+        obj.loc = loc  # type: ignore[attr-defined]
+        return obj
+
+
+def _unknown(kind: str, ref: str, known: dict[str, Any]) -> str:
+    names = ", ".join(repr(k) for k in known) or "none defined"
+    return f"no {kind} named {ref!r} (known: {names})"
+
+
+def _format_validation(path: Path | str, err: ValidationError) -> ConfigError:
+    first = err.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in first["loc"] if p not in ("function-after[_infer_format()]",))
+    msg = first["msg"]
+    ctx = first.get("ctx") or {}
+    inner = ctx.get("error")
+    located = inner.args[0] if isinstance(inner, ValueError) and inner.args else None
+    if isinstance(located, _Located):
+        loc, msg = located.loc, str(located)
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling; see docs/guide.md for the pipeline file reference)"
+    elif first["type"] == "missing":
+        msg = "required key is missing"
+    elif first["type"] in ("literal_error", "enum"):
+        got = first.get("input")
+        msg = f"{msg} (got {got!r})"
+    more = len(err.errors()) - 1
+    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more > 0 else ""
+    where = f"{path}: {loc}: " if loc else f"{path}: "
+    return ConfigError(where + msg + suffix)
+
+
+def parse_pipeline(data: dict[str, Any], source: Path | str = "pipeshield.toml") -> Pipeline:
+    """Validate an already-parsed pipeline mapping (the library's entry point for tests and APIs)."""
+    try:
+        return Pipeline.model_validate({**data, "source": Path(source)})
+    except ValidationError as err:
+        raise _format_validation(source, err) from None
+
+
+def load_pipeline(path: Path | str = "pipeshield.toml", *, check_files: bool = True) -> Pipeline:
+    """Read, validate and (by default) check that every referenced file exists."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "pipeshield.toml"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: pipeline file not found", hint="create one with `pipeshield init DIR`"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the pipeline file ({err.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    pipeline = parse_pipeline(data, path.absolute())
+    if check_files:
+        for key, _kind, file in pipeline.referenced_files():
+            if not file.is_file():
+                what = "is a directory, expected a file" if file.is_dir() else "file not found"
+                raise ArtifactError(f"{path}: {key}: {what}: {pipeline.display(file)}")
+    return pipeline
+
+
+def resolve_callable(ref: str, pipeline: Pipeline, key: str) -> Callable[..., Any]:
+    """Import ``module:function``, looking in the pipeline's folder first."""
+    module_name, _, attr = ref.partition(":")
+    base = str(pipeline.base_dir.resolve())
+    if base not in sys.path:
+        sys.path.insert(0, base)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"{pipeline.source}: {key}: cannot import {module_name!r} ({err})") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise ConfigError(f"{pipeline.source}: {key}: {module_name!r} has no callable {attr!r}")
+    return fn

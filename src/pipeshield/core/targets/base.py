@@ -1,0 +1,115 @@
+"""The Target protocol and the loader registry (adapters live in sibling modules)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from pipeshield.errors import ConfigError, TargetError
+
+if TYPE_CHECKING:
+    from pipeshield.core.pipeline import Pipeline
+
+__all__ = ["Target", "WhiteBoxTarget", "load_endpoint_target", "load_target", "register_loader"]
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A model that answers queries. ``classes`` maps output columns to label values."""
+
+    name: str
+    classes: np.ndarray | None
+    white_box: bool
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities, shape ``(n, n_classes)``, rows summing to 1."""
+        ...
+
+
+@runtime_checkable
+class WhiteBoxTarget(Target, Protocol):
+    """A differentiable model: logits and input gradients (torch)."""
+
+    def logits(self, x: np.ndarray) -> np.ndarray: ...
+
+    def input_gradient(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Gradient of the cross-entropy loss with respect to the input only."""
+        ...
+
+
+Loader = Callable[["Pipeline", str, bytes], Target]
+_LOADERS: dict[str, Loader] = {}
+# The module that provides each format; imported on first use so torch loads only when needed.
+_PROVIDERS = {
+    "safetensors": "pipeshield.core.targets.torch",
+    "torch": "pipeshield.core.targets.torch",
+    "torchscript": "pipeshield.core.targets.torch",
+    "skops": "pipeshield.core.targets.sklearn",
+    "onnx": "pipeshield.core.targets.onnx",
+}
+
+
+def register_loader(*formats: str) -> Callable[[Loader], Loader]:
+    """Register a function ``(pipeline, model_name, file_bytes) -> Target`` for file formats."""
+
+    def deco(fn: Loader) -> Loader:
+        for fmt in formats:
+            _LOADERS[fmt] = fn
+        return fn
+
+    return deco
+
+
+def load_target(pipeline: Pipeline, name: str) -> Target:
+    """Load model ``name`` of the pipeline with the safe loader for its format.
+
+    The file is read once and the loader parses those same bytes: nothing can swap the file
+    between a digest check and the load.
+    """
+    if name not in pipeline.models:
+        raise ConfigError(f"{pipeline.source}: no model named {name!r}")
+    spec = pipeline.models[name]
+    fmt = str(spec.format)
+    if fmt not in _LOADERS and fmt in _PROVIDERS:
+        importlib.import_module(_PROVIDERS[fmt])
+    loader = _LOADERS.get(fmt)
+    if loader is None:
+        raise ConfigError(f"{pipeline.source}: models.{name}.format: no loader for {fmt!r}")
+    path = pipeline.resolve(spec.path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise TargetError(f"{pipeline.display(path)} (models.{name}): cannot read: {err.strerror}") from None
+    return loader(pipeline, name, data)
+
+
+def load_endpoint_target(pipeline: Pipeline, **options: Any) -> Target:
+    """The pipeline's served endpoint as a (black-box) target."""
+    from pipeshield.core.targets.http import HttpTarget
+
+    if pipeline.endpoint is None:
+        raise ConfigError(f"{pipeline.source}: no [endpoint] section")
+    return HttpTarget.from_spec(pipeline.endpoint, **options)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def reshape_input(x: np.ndarray, shape: list[int] | None, where: str) -> np.ndarray:
+    """Rows of flat features reshaped to the model's input shape (when one is configured)."""
+    x = np.asarray(x, dtype=np.float32)
+    if shape is None:
+        return x
+    per_row = int(np.prod(shape))
+    flat = x.reshape(len(x), -1)
+    if flat.shape[1] != per_row:
+        raise TargetError(
+            f"{where}: input has {flat.shape[1]} features per row, input_shape {shape} needs {per_row}"
+        )
+    return flat.reshape(len(x), *shape)

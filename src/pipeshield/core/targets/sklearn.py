@@ -1,0 +1,64 @@
+"""scikit-learn targets, loaded with ``skops.io`` and its trusted-types check, never pickle.
+
+A skops file lists the types it will construct; any type outside skops' defaults and the model's
+``trusted_types`` is refused with the list, so a user reviews them before trusting them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipeshield.core.targets.base import register_loader
+from pipeshield.errors import TargetError
+
+if TYPE_CHECKING:
+    from pipeshield.core.pipeline import Pipeline
+
+__all__ = ["SklearnTarget"]
+
+
+class SklearnTarget:
+    """A fitted estimator. Without ``predict_proba`` it answers one-hot labels (``label_only``)."""
+
+    white_box = False
+
+    def __init__(self, name: str, estimator: Any) -> None:
+        if not hasattr(estimator, "predict"):
+            raise TargetError(f"models.{name}: {type(estimator).__name__} has no predict()")
+        self.name = name
+        self.estimator = estimator
+        self.classes = np.asarray(getattr(estimator, "classes_", [])) if hasattr(estimator, "classes_") else None
+        self.label_only = not hasattr(estimator, "predict_proba")
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+        if not self.label_only:
+            return np.asarray(self.estimator.predict_proba(x), dtype=np.float64)
+        labels = self.estimator.predict(x)
+        classes = self.classes if self.classes is not None and len(self.classes) else np.unique(labels)
+        return (labels[:, None] == classes[None, :]).astype(np.float64)
+
+
+@register_loader("skops")
+def _load_skops(pipeline: Pipeline, name: str, data: bytes) -> SklearnTarget:
+    import skops.io as sio
+
+    spec = pipeline.models[name]
+    where = f"{pipeline.display(spec.path)} (models.{name})"
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as err:  # skops raises assorted errors on a corrupt archive
+        raise TargetError(f"{where}: not a skops file: {type(err).__name__}: {err}") from None
+    refused = sorted(set(untrusted) - set(spec.trusted_types))
+    if refused:
+        raise TargetError(
+            f"{where}: refuses to load types skops does not trust: {', '.join(refused)}",
+            hint=f"review them, then list them in models.{name}.trusted_types",
+        )
+    try:
+        estimator = sio.loads(data, trusted=list(untrusted))
+    except Exception as err:
+        raise TargetError(f"{where}: skops could not load it: {type(err).__name__}: {err}") from None
+    return SklearnTarget(name, estimator)

@@ -1,0 +1,86 @@
+"""The one error tree of pipeshield.
+
+Every failure that a user can cause or fix is a :class:`PipeshieldError`. The CLI catches only this
+class: it prints :meth:`PipeshieldError.diagnostics` (one line, plus a hint) and exits with code 2.
+Anything else is a bug and shows a traceback.
+
+    PipeshieldError
+    ├── ConfigError          the pipeline file is malformed or refers to something wrong
+    ├── DatasetError         a dataset cannot be read or lacks its label column
+    ├── TargetError          a model cannot be loaded or queried
+    │   └── EndpointError    an HTTP endpoint refused or failed a request
+    ├── ArtifactError        a referenced file is missing or unreadable
+    ├── ReportError          a report cannot be read (gate) or written
+    └── CheckError           a check was misused (unknown id, bad threshold)
+
+Example::
+
+    try:
+        pipeline = load_pipeline("pipeshield.toml")
+    except PipeshieldError as err:
+        print(err.diagnostics())
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArtifactError",
+    "CheckError",
+    "ConfigError",
+    "DatasetError",
+    "EndpointError",
+    "PipeshieldError",
+    "ReportError",
+    "TargetError",
+]
+
+
+class PipeshieldError(Exception):
+    """Base of every error a user can cause; ``diagnostics()`` is what they read."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """One line that names the cause, and a hint line when we have one."""
+        text = self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def __reduce__(self):  # keep message and hint across process boundaries
+        return (_rebuild, (type(self), self.message, self.hint))
+
+
+def _rebuild(cls: type[PipeshieldError], message: str, hint: str | None) -> PipeshieldError:
+    return cls(message, hint=hint)
+
+
+class ConfigError(PipeshieldError):
+    """The pipeline file is malformed, or a key holds a wrong value."""
+
+
+class DatasetError(PipeshieldError):
+    """A dataset cannot be read, has the wrong shape, or lacks its label."""
+
+
+class TargetError(PipeshieldError):
+    """A model cannot be loaded or queried."""
+
+
+class EndpointError(TargetError):
+    """A served endpoint failed a request after its retries."""
+
+
+class ArtifactError(PipeshieldError):
+    """A referenced file is missing, unreadable, or not what it claims to be."""
+
+
+class ReportError(PipeshieldError):
+    """A report cannot be read (for the gate) or written."""
+
+
+class CheckError(PipeshieldError):
+    """A check was asked for that does not exist, or with settings it cannot use."""
