@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeshield import __version__
-from pipeshield.core.checks import CheckContext, all_checks, check_settings, iter_checks, validate_policy
+from pipeshield.core.checks import (
+    Check,
+    CheckContext,
+    all_checks,
+    check_settings,
+    iter_checks,
+    validate_policy,
+)
 from pipeshield.core.executor import get_executor
 from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status
 from pipeshield.core.frameworks import framework_sources, references_for
@@ -37,14 +44,17 @@ ProgressFn = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class WorkItem:
+    """One check on one subject. The check travels as its class (pickled by reference), so a
+    worker imports the module that defines it, plug-ins included."""
+
     pipeline: Pipeline
-    check_id: str
+    check: type[Check]
     subject: str | None
     seed: int
 
     @property
     def label(self) -> str:
-        return self.check_id if self.subject is None else f"{self.check_id} [{self.subject}]"
+        return self.check.id if self.subject is None else f"{self.check.id} [{self.subject}]"
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ class AuditResult:
 def _run_item(item: WorkItem) -> WorkOutcome:
     """Run one check on one subject (in a worker process)."""
     start = time.perf_counter()
-    check = all_checks()[item.check_id]()
+    check = item.check()
     try:
         ctx = CheckContext(item.pipeline, check_settings(check, item.pipeline), seed=item.seed)
         findings = list(check.run(ctx, item.subject))
@@ -93,7 +103,7 @@ def _plan(pipeline: Pipeline, stages: Iterable[Stage] | None) -> tuple[list[Work
             if reason:
                 skipped.append(check.skipped(subject, reason))
             else:
-                items.append(WorkItem(pipeline, check.id, subject, pipeline.policy.seed))
+                items.append(WorkItem(pipeline, type(check), subject, pipeline.policy.seed))
     return items, skipped
 
 
@@ -146,7 +156,7 @@ def audit(
     if not isinstance(pipeline, Pipeline):
         pipeline = load_pipeline(pipeline)
     stages = list(stages) if stages else None
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     findings = run_checks(pipeline, stages=stages, executor=executor, jobs=jobs, progress=progress)
     duration = time.perf_counter() - t0
@@ -169,7 +179,7 @@ def audit(
         fail_on=fail_on or pipeline.policy.fail_on,
         tool={"name": "pipeshield", "version": __version__},
         started_at=started.isoformat(timespec="seconds"),
-        finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         duration_s=duration,
         options=options,
         frameworks=framework_sources(),

@@ -23,6 +23,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ArtifactError",
     "CheckError",
@@ -50,7 +52,7 @@ class PipeshieldError(Exception):
             text += f"\n  hint: {self.hint}"
         return text
 
-    def __reduce__(self):  # keep message and hint across process boundaries
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # keep message and hint across processes
         return (_rebuild, (type(self), self.message, self.hint))
 
 

@@ -86,6 +86,25 @@ def _role(stem: str) -> str:
     return "train"
 
 
+def _dataset_block(name: str, rel: str, fmt: str, path: Path, result: StarterResult) -> list[str]:
+    role = _role(path.stem)
+    cols = _columns(path, fmt)
+    label = next((c for c in cols if c.lower() in _LABEL_NAMES), None)
+    block = [f"[datasets.{name}]", f"path = {_q(rel)}", f"role = {_q(role)}"]
+    if fmt == "npz":
+        x_key = next((c for c in cols if c.lower() in ("x", "features", "inputs", "data")), None)
+        if x_key and x_key != "x":
+            block.append(f"x_key = {_q(x_key)}")
+        elif not x_key:
+            result.notes.append(f"datasets.{name}: set x_key to the array holding features ({', '.join(cols)})")
+    if label:
+        block.append(f"label = {_q(label)}")
+    elif role != "incoming":
+        block.append('# label = "..."   # the label column; none was recognised')
+        result.notes.append(f"datasets.{name}: no label column recognised; set label = '...'")
+    return block
+
+
 def write_starter(directory: Path | str, *, force: bool = False) -> StarterResult:
     root = Path(directory)
     if not root.is_dir():
@@ -104,58 +123,36 @@ def write_starter(directory: Path | str, *, force: bool = False) -> StarterResul
         "",
     ]
     datasets: dict[str, str] = {}
-    models: list[str] = []
+    model_blocks: list[tuple[str, list[str]]] = []  # (name, lines); name "" for commented blocks
+    artifact_blocks: list[list[str]] = []
     keys: list[str] = []
-    artifacts: list[str] = []
     for path in _files(root):
         rel = path.relative_to(root).as_posix()
         suffix = path.suffix.lower()
         if suffix in DATASET_FORMATS:
-            fmt = DATASET_FORMATS[suffix]
             name = _key(path.stem, taken)
-            role = _role(path.stem)
-            cols = _columns(path, fmt)
-            label = next((c for c in cols if c.lower() in _LABEL_NAMES), None)
-            block = [f"[datasets.{name}]", f"path = {_q(rel)}", f"role = {_q(role)}"]
-            if fmt == "npz":
-                x_key = next((c for c in cols if c.lower() in ("x", "features", "inputs", "data")), None)
-                if x_key and x_key != "x":
-                    block.append(f"x_key = {_q(x_key)}")
-                elif not x_key:
-                    result.notes.append(f"datasets.{name}: set x_key to the array holding features ({', '.join(cols)})")
-            if label:
-                block.append(f"label = {_q(label)}")
-            elif role != "incoming":
-                block.append("# label = \"...\"   # the label column; none was recognised")
-                result.notes.append(f"datasets.{name}: no label column recognised; set label = '...'")
-            datasets[name] = role
-            lines += block + [""]
-            result.n_datasets += 1
+            lines += _dataset_block(name, rel, DATASET_FORMATS[suffix], path, result) + [""]
+            datasets[name] = _role(path.stem)
         elif suffix in MODEL_FORMATS:
             fmt = MODEL_FORMATS[suffix]
             name = _key(path.stem, taken)
             detected = detect_format(path)
             if detected.can_execute_code and fmt == "safetensors":
-                artifacts.append(f"[artifacts.{name}]\npath = {_q(rel)}\nkind = \"model\"\n"
-                                 f"description = \"named .safetensors but its bytes are {detected.name}\"\n")
+                artifact_blocks.append([f"[artifacts.{name}]", f"path = {_q(rel)}", 'kind = "model"',
+                                        f'description = "named .safetensors but its bytes are {detected.name}"'])
                 result.notes.append(f"{rel}: named .safetensors but is {detected.name}; listed as an artifact, not loaded")
-                continue
-            models.append(name)
-            if fmt in ("safetensors", "torch"):
-                lines += [
+            elif fmt in ("safetensors", "torch"):
+                model_blocks.append(("", [
                     f"# [models.{name}]   # a {fmt} state_dict: uncomment and name the builder that returns its nn.Module",
                     f"# path = {_q(rel)}",
-                    "# builder = \"your_package.models:build_model\"",
-                    "",
-                ]
+                    '# builder = "your_package.models:build_model"',
+                ]))
                 result.notes.append(f"models.{name}: a {fmt} state_dict needs builder = 'module:function'; left commented")
-                models.remove(name)
             else:
-                lines += [f"[models.{name}]", f"path = {_q(rel)}", ""]
-                result.n_models += 1
+                model_blocks.append((name, [f"[models.{name}]", f"path = {_q(rel)}"]))
         elif suffix in _OTHER_MODEL_SUFFIXES:
             name = _key(path.stem, taken)
-            artifacts.append(f"[artifacts.{name}]\npath = {_q(rel)}\nkind = \"model\"\n")
+            artifact_blocks.append([f"[artifacts.{name}]", f"path = {_q(rel)}", 'kind = "model"'])
         elif suffix in (".pub", ".pem"):
             head = path.read_bytes()[:200]
             if b"PUBLIC KEY" in head or head.startswith((b"ssh-", b"ecdsa-")):
@@ -164,24 +161,16 @@ def write_starter(directory: Path | str, *, force: bool = False) -> StarterResul
                 result.notes.append(f"{rel} is a PRIVATE key: keep it out of the repository")
     trains = [n for n, r in datasets.items() if r == "train"]
     tests = [n for n, r in datasets.items() if r == "test"]
-    if models and len(trains) == 1 and len(tests) == 1:
-        out = []
-        for line in lines:
-            out.append(line)
-            if line.startswith("[models."):
-                out[-1:] = [line]
-        text_models = set(models)
-        patched = []
-        for line in out:
-            patched.append(line)
-            if line.startswith("[models.") and line[8:-1] in text_models:
-                patched += [f"train_data = {_q(trains[0])}", f"test_data = {_q(tests[0])}"]
-        lines = patched
-    elif models:
+    active = [name for name, _ in model_blocks if name]
+    if active and not (len(trains) == 1 and len(tests) == 1):
         result.notes.append("set train_data and test_data on each model (which datasets it was trained and tested on)")
-    for block in artifacts:
-        lines += block.splitlines() + [""]
-        result.n_artifacts += 1
+    for name, block in model_blocks:
+        if name and len(trains) == 1 and len(tests) == 1:
+            block = [*block, f"train_data = {_q(trains[0])}", f"test_data = {_q(tests[0])}"]
+        lines += [*block, ""]
+    for block in artifact_blocks:
+        lines += [*block, ""]
+    result.n_datasets, result.n_models, result.n_artifacts = len(datasets), len(active), len(artifact_blocks)
     lines += ["[keys]", f"trusted = [{', '.join(_q(k) for k in keys)}]   # public keys whose signatures you trust", ""]
     result.n_keys = len(keys)
     lines += [

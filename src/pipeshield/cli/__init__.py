@@ -1,7 +1,8 @@
 """The ``pipeshield`` command: parsing and rendering only; the work is in the library.
 
 Exit codes, everywhere: 0 nothing at or above the threshold, 1 findings at or above it (or a failed
-verification), 2 a usage or configuration error (one line on stderr; ``--debug`` for the traceback).
+verification), 2 a usage or configuration error (one line on stderr; ``--debug`` for the traceback),
+3 an internal error (a pipeshield bug: the traceback is printed).
 """
 
 from __future__ import annotations
@@ -66,3 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+    except Exception:  # a bug, not a user error: say so, and never exit 0/1/2 for it
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.write("internal error: this is a pipeshield bug; please report it with the traceback above\n")
+        sys.exit(3)

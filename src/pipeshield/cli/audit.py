@@ -35,8 +35,8 @@ def audit(
 ) -> None:
     """Audit a pipeline: exit 0 if nothing at or above the threshold, 1 if something is, 2 on error."""
     from pipeshield.audit import audit as run_audit
-    from pipeshield.cli.render import audit_progress, print_summary
     from pipeshield.cli.options import parse_severity, parse_stages
+    from pipeshield.cli.render import audit_progress, print_summary
 
     stages = parse_stages(_parse_csv(only))
     severity = parse_severity(fail_on, "--fail-on") if fail_on else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -45,7 +45,7 @@ def audit_progress(enabled: bool = True) -> Iterator[Callable[[int, int, str], N
         yield update
 
 
-def print_summary(report: Report, written: dict[str, object] | None = None) -> None:
+def print_summary(report: Report, written: Mapping[str, object] | None = None) -> None:
     """A table by stage (status counts, worst severity), the worst problems, and the verdict."""
     summary = report.summary()
     table = Table(title=f"pipeshield audit: {report.pipeline.get('name', '')}", title_justify="left")

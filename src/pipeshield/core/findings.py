@@ -24,7 +24,7 @@ from typing import Any
 __all__ = ["Evidence", "Finding", "Severity", "Stage", "Status", "Threat", "STAGE_ORDER"]
 
 
-class Stage(str, enum.Enum):
+class Stage(enum.StrEnum):
     """The six stages of an ML pipeline, in the order data flows through them."""
 
     COLLECTION = "collection"
@@ -34,14 +34,11 @@ class Stage(str, enum.Enum):
     DEPLOYMENT = "deployment"
     INFERENCE = "inference"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
 
 
-class Threat(str, enum.Enum):
+class Threat(enum.StrEnum):
     """The threats of the design's threat table; each maps to framework IDs in threat_map.toml."""
 
     DATA_POISONING = "data_poisoning"
@@ -56,11 +53,8 @@ class Threat(str, enum.Enum):
     AVAILABILITY = "availability"
     GOVERNANCE = "governance"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """Ordered severity; compare with ``rank`` or the rich comparison operators."""
 
     INFO = "info"
@@ -93,14 +87,11 @@ class Severity(str, enum.Enum):
             return NotImplemented
         return self.rank < other.rank
 
-    def __str__(self) -> str:
-        return self.value
-
 
 _SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """How a check came out. ``error`` means the check itself crashed: never read it as a pass."""
 
     PASS = "pass"
@@ -112,9 +103,6 @@ class Status(str, enum.Enum):
     @property
     def is_problem(self) -> bool:
         return self in (Status.FAIL, Status.WARN, Status.ERROR)
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
@@ -147,7 +135,14 @@ class Evidence:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Evidence:
-        return cls(**{k: raw.get(k) for k in ("kind", "label", "path", "sha256", "text", "data")})
+        return cls(
+            kind=str(raw["kind"]),
+            label=str(raw.get("label", "")),
+            path=raw.get("path"),
+            sha256=raw.get("sha256"),
+            text=raw.get("text"),
+            data=raw.get("data"),
+        )
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,8 @@ def detect_format(path: Path | str) -> DetectedFormat:
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(4096)
+        fh.seek(max(0, size - 16))
+        tail = fh.read(16)
     if not head:
         return DetectedFormat("empty")
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
@@ -90,8 +92,10 @@ def detect_format(path: Path | str) -> DetectedFormat:
         return DetectedFormat("onnx")
     if re.match(rb"^\(?c[A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n", head):
         return DetectedFormat("pickle", "protocol 0/1 (GLOBAL first)")
-    if size <= len(head) and head[:1] in (b"c", b"(", b"]", b"}") and head.rstrip(b"\n")[-1:] == b".":
+    starts = head[:1] in (b"(", b"]", b"}") or (size <= len(head) and head[:1] == b"c")
+    if starts and tail.rstrip(b"\n")[-1:] == b".":
         # Protocol 0/1 pickles have no PROTO opcode: GLOBAL ('c') or MARK ('(') first, STOP last.
+        # STOP is read from the file's real end: a pickle over 4 KiB must not pass for text.
         return DetectedFormat("pickle", "protocol 0/1")
     text = _as_text(head)
     if text is not None:

@@ -257,9 +257,11 @@ class Pipeline(_Spec):
 class _Located(str):
     """A validation message that carries its own key path (for cross-reference errors)."""
 
+    loc: str
+
     def __new__(cls, loc: str, message: str) -> _Located:
         obj = super().__new__(cls, message)
-        obj.loc = loc  # type: ignore[attr-defined]
+        obj.loc = loc
         return obj
 
 
@@ -338,7 +340,7 @@ def resolve_callable(ref: str, pipeline: Pipeline, key: str) -> Callable[..., An
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise ConfigError(f"{pipeline.source}: {key}: cannot import {module_name!r} ({err})") from None
-    fn = getattr(module, attr, None)
+    fn: Any = getattr(module, attr, None)
     if not callable(fn):
         raise ConfigError(f"{pipeline.source}: {key}: {module_name!r} has no callable {attr!r}")
-    return fn
+    return fn  # type: ignore[no-any-return]

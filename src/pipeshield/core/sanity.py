@@ -134,7 +134,10 @@ def _endpoint(self: ConfigSanity, p: Pipeline) -> Iterator[Finding]:
 
 @rule("trusted-keys")
 def _keys(self: ConfigSanity, p: Pipeline) -> Iterator[Finding]:
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key, load_ssh_public_key
+    from cryptography.hazmat.primitives.serialization import (
+        load_pem_public_key,
+        load_ssh_public_key,
+    )
 
     if not p.keys.trusted:
         yield self.problem(

@@ -39,11 +39,11 @@ def _prepare(root: Path, force: bool) -> None:
         (root / sub).mkdir(parents=True, exist_ok=True)
 
 
-def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+def _save_npz(path: Path, x: np.ndarray, label: np.ndarray) -> None:
     import io
 
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, x=x, label=label)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -71,7 +71,7 @@ def _digits(root: Path, rng: np.random.Generator, seed: int) -> dict[str, Any]:
 
     with torch.inference_mode():
         def predict(a: np.ndarray) -> np.ndarray:
-            return model(torch.as_tensor(a.reshape(-1, 1, 8, 8))).argmax(1).numpy()
+            return np.asarray(model(torch.as_tensor(a.reshape(-1, 1, 8, 8))).argmax(1).numpy())
 
         clean_acc = float((predict(x_test) == y_test).mean())
         victims = y_test != backdoor["target_class"]

@@ -48,7 +48,7 @@ def train_digits_cnn(x: np.ndarray, y: np.ndarray, *, seed: int = 0, epochs: int
             idx = order[i : i + 64]
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
     return model.eval()
 

@@ -7,6 +7,7 @@ reported here so a reader sees it next to accuracy, and measured properly by the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +17,7 @@ from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status,
 from pipeshield.core.pipeline import Pipeline
 from pipeshield.errors import DatasetError
 
-__all__ = ["CleanAccuracy", "evaluate_accuracy"]
+__all__ = ["AccuracyResult", "CleanAccuracy", "evaluate_accuracy"]
 
 
 class AccuracySettings(BaseModel):
@@ -27,7 +28,16 @@ class AccuracySettings(BaseModel):
     severity: Severity = Field(Severity.HIGH, description="severity when accuracy is below min")
 
 
-def evaluate_accuracy(probs: np.ndarray, y: np.ndarray, classes: np.ndarray, where: str) -> dict[str, object]:
+@dataclass(frozen=True)
+class AccuracyResult:
+    accuracy: float
+    balanced_accuracy: float
+    recall: np.ndarray
+    confusion: np.ndarray
+    non_finite_outputs: int
+
+
+def evaluate_accuracy(probs: np.ndarray, y: np.ndarray, classes: np.ndarray, where: str) -> AccuracyResult:
     """Accuracy, balanced accuracy, per-class recall and the confusion matrix."""
     classes = np.asarray(classes)
     index = {c.item() if hasattr(c, "item") else c: i for i, c in enumerate(classes)}
@@ -48,13 +58,13 @@ def evaluate_accuracy(probs: np.ndarray, y: np.ndarray, classes: np.ndarray, whe
     support = confusion.sum(axis=1) + np.bincount(truth[~ok], minlength=k)
     recall = np.divide(np.diag(confusion), support, out=np.zeros(k), where=support > 0)
     present = support > 0
-    return {
-        "accuracy": float((pred == truth).mean()) if len(truth) else float("nan"),
-        "balanced_accuracy": float(recall[present].mean()) if present.any() else float("nan"),
-        "recall": recall,
-        "confusion": confusion,
-        "non_finite_outputs": int((~finite).sum()),
-    }
+    return AccuracyResult(
+        accuracy=float((pred == truth).mean()) if len(truth) else float("nan"),
+        balanced_accuracy=float(recall[present].mean()) if present.any() else float("nan"),
+        recall=recall,
+        confusion=confusion,
+        non_finite_outputs=int((~finite).sum()),
+    )
 
 
 class CleanAccuracy(Check):
@@ -93,32 +103,34 @@ class CleanAccuracy(Check):
         classes = target.classes if target.classes is not None and len(target.classes) else np.arange(probs.shape[1])
         where = f"models.{subject} on datasets.{spec.test_data}"
         result = evaluate_accuracy(probs, test.y, classes, where)
+        acc = round(result.accuracy, 6)
         metrics: dict[str, float | int | str | bool | None] = {
-            "accuracy": round(float(result["accuracy"]), 6),  # type: ignore[arg-type]
-            "balanced_accuracy": round(float(result["balanced_accuracy"]), 6),  # type: ignore[arg-type]
+            "accuracy": acc,
+            "balanced_accuracy": round(result.balanced_accuracy, 6),
             "n_test": len(test),
-            "n_classes": int(len(classes)),
-            "non_finite_outputs": int(result["non_finite_outputs"]),  # type: ignore[call-overload]
+            "n_classes": len(classes),
+            "non_finite_outputs": result.non_finite_outputs,
         }
+        gap: float | None = None
+        train_acc: float | None = None
         if spec.train_data is not None and ctx.pipeline.datasets[spec.train_data].label is not None:
             train = ctx.dataset(spec.train_data)
             assert train.y is not None
-            train_res = evaluate_accuracy(target.predict_proba(train.x), train.y, classes, where)
-            metrics["train_accuracy"] = round(float(train_res["accuracy"]), 6)  # type: ignore[arg-type]
-            metrics["generalization_gap"] = round(metrics["train_accuracy"] - metrics["accuracy"], 6)  # type: ignore[operator]
-        recall = result["recall"]
-        confusion = result["confusion"]
+            train_acc = round(evaluate_accuracy(target.predict_proba(train.x), train.y, classes, where).accuracy, 6)
+            gap = round(train_acc - acc, 6)
+            metrics["train_accuracy"] = train_acc
+            metrics["generalization_gap"] = gap
         labels = [str(c) for c in classes]
         evidence = (
             Evidence(
                 "plot",
                 "Confusion matrix (rows: true class, columns: predicted)",
-                data={"type": "heatmap", "x": labels, "y": labels, "values": confusion.tolist()},  # type: ignore[union-attr]
+                data={"type": "heatmap", "x": labels, "y": labels, "values": result.confusion.tolist()},
             ),
             Evidence(
                 "plot",
                 "Recall per class",
-                data={"type": "bar", "x": labels, "values": [round(float(r), 4) for r in recall], "max": 1.0},  # type: ignore[union-attr]
+                data={"type": "bar", "x": labels, "values": [round(float(r), 4) for r in result.recall], "max": 1.0},
             ),
         )
         settings_used = {"min_accuracy": settings.min_accuracy, "max_generalization_gap": settings.max_generalization_gap}
@@ -129,16 +141,15 @@ class CleanAccuracy(Check):
             "evidence": evidence,
             "locations": (ctx.pipeline.display(spec.path),),
         }
-        acc = metrics["accuracy"]
-        if metrics["non_finite_outputs"]:
+        if result.non_finite_outputs:
             yield self.finding(
                 Status.FAIL,
                 severity=Severity.HIGH,
-                message=f"{metrics['non_finite_outputs']} of {len(test)} test outputs are NaN or infinite",
+                message=f"{result.non_finite_outputs} of {len(test)} test outputs are NaN or infinite",
                 **common,
             )
             return
-        if settings.min_accuracy is not None and acc < settings.min_accuracy:  # type: ignore[operator]
+        if settings.min_accuracy is not None and acc < settings.min_accuracy:
             yield self.finding(
                 Status.FAIL,
                 severity=settings.severity,
@@ -146,13 +157,12 @@ class CleanAccuracy(Check):
                 **common,
             )
             return
-        gap = metrics.get("generalization_gap")
-        if gap is not None and gap > settings.max_generalization_gap:  # type: ignore[operator]
+        if gap is not None and gap > settings.max_generalization_gap:
             yield self.finding(
                 Status.WARN,
                 severity=Severity.MEDIUM,
                 message=(
-                    f"test accuracy {acc:.4f}, train accuracy {metrics['train_accuracy']:.4f}: a gap of "
+                    f"test accuracy {acc:.4f}, train accuracy {train_acc:.4f}: a gap of "
                     f"{gap:.3f} signals overfitting, which membership-inference attacks exploit"
                 ),
                 remediation="Regularise (early stopping, weight decay, smaller trees) or train with "

@@ -98,7 +98,8 @@ def load_endpoint_target(pipeline: Pipeline, **options: Any) -> Target:
 def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
 
 
 def reshape_input(x: np.ndarray, shape: list[int] | None, where: str) -> np.ndarray:

@@ -91,6 +91,9 @@ class HttpTarget:
         x = np.asarray(x, dtype=np.float64)
         rows = x.reshape(len(x), -1)
         parts = [self._batch(rows[i : i + self.batch_size], i) for i in range(0, len(rows), self.batch_size)]
+        widths = sorted({p.shape[1] for p in parts})
+        if len(widths) > 1:  # np.concatenate would raise a bare ValueError
+            raise EndpointError(f"{self.url}: batches answered different numbers of classes: {widths}")
         out = np.concatenate(parts) if parts else np.zeros((0, 0))
         if self.classes is None and out.ndim == 2:
             self.classes = np.arange(out.shape[1])

@@ -35,10 +35,12 @@ class SklearnTarget:
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
         if not self.label_only:
-            return np.asarray(self.estimator.predict_proba(x), dtype=np.float64)
-        labels = self.estimator.predict(x)
+            probs: np.ndarray = np.asarray(self.estimator.predict_proba(x), dtype=np.float64)
+            return probs
+        labels = np.asarray(self.estimator.predict(x))
         classes = self.classes if self.classes is not None and len(self.classes) else np.unique(labels)
-        return (labels[:, None] == classes[None, :]).astype(np.float64)
+        one_hot: np.ndarray = (labels[:, None] == classes[None, :]).astype(np.float64)
+        return one_hot
 
 
 @register_loader("skops")

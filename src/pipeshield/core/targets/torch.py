@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from pipeshield.core.pipeline import resolve_callable
-from pipeshield.core.targets.base import register_loader, reshape_input
+from pipeshield.core.targets.base import register_loader, reshape_input, softmax
 from pipeshield.errors import TargetError
 
 if TYPE_CHECKING:
@@ -60,10 +60,7 @@ class TorchTarget:
         return out.numpy().astype(np.float64)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        z = self.logits(x)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.logits(x))
 
     def input_gradient(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         xt = self._tensor(x).clone().requires_grad_(True)
@@ -117,8 +114,8 @@ def _load_safetensors(pipeline: Pipeline, name: str, data: bytes) -> TorchTarget
     module = _build(pipeline, name)
     try:
         _load_state(module, state, where)
-    except RuntimeError as err:  # shape mismatch
-        raise TargetError(f"{where}: {str(err).splitlines()[0]}") from None
+    except RuntimeError as err:  # shape mismatch; the tensor it names is on the following lines
+        raise TargetError(f"{where}: {' '.join(str(err).split())}") from None
     return TorchTarget(name, module, input_shape=spec.input_shape)
 
 
@@ -129,7 +126,10 @@ def _load_torch(pipeline: Pipeline, name: str, data: bytes) -> TorchTarget:
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).splitlines()[0] if str(err) else "refused"
+        # torch's first line advises re-running with weights_only=False; the reason (the global
+        # it refused) is further down, so report that line instead of the advice.
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        first = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln), "refused")
         raise TargetError(
             f"{where}: refused by the weights_only loader ({first})",
             hint="the file holds more than tensors; save model.state_dict() (safetensors preferred)",
@@ -139,8 +139,8 @@ def _load_torch(pipeline: Pipeline, name: str, data: bytes) -> TorchTarget:
     module = _build(pipeline, name)
     try:
         _load_state(module, state, where)
-    except RuntimeError as err:
-        raise TargetError(f"{where}: {str(err).splitlines()[0]}") from None
+    except RuntimeError as err:  # shape mismatch; the tensor it names is on the following lines
+        raise TargetError(f"{where}: {' '.join(str(err).split())}") from None
     return TorchTarget(name, module, input_shape=spec.input_shape)
 
 
@@ -149,7 +149,7 @@ def _load_torchscript(pipeline: Pipeline, name: str, data: bytes) -> TorchTarget
     spec = pipeline.models[name]
     where = f"{pipeline.display(spec.path)} (models.{name})"
     try:
-        module = torch.jit.load(io.BytesIO(data), map_location="cpu")
+        module = torch.jit.load(io.BytesIO(data), map_location="cpu")  # type: ignore[no-untyped-call]
     except (RuntimeError, ValueError) as err:
         raise TargetError(f"{where}: not a TorchScript archive: {str(err).splitlines()[0]}") from None
     return TorchTarget(name, module, input_shape=spec.input_shape)

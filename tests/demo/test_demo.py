@@ -1,0 +1,85 @@
+"""``pipeshield demo`` end to end in a temp folder, checking the report's content."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BIN = Path(sys.executable).parent / "pipeshield"
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str], float]:
+    root = tmp_path_factory.mktemp("demo-e2e") / "demo"
+    start = time.perf_counter()
+    out = subprocess.run([str(BIN), "demo", str(root)], capture_output=True, text=True, timeout=600)
+    return root, out, time.perf_counter() - start
+
+
+def test_demo_builds_audits_and_exits_0(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
+    root, out, seconds = demo_run
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "report.html" in out.stderr and "gate failed" in out.stderr
+    for name in ("report.json", "report.html", "report.sarif", "summary.md"):
+        assert (root / "pipeshield-report" / name).stat().st_size > 200, name
+    assert seconds < 120, f"demo took {seconds:.0f} s"
+
+
+def test_demo_report_content(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
+    root = demo_run[0]
+    report = json.loads((root / "pipeshield-report/report.json").read_text())
+    assert report["schema_version"] == "1.0" and report["pipeline"]["name"] == "pipeshield-demo"
+    by_id = {f["id"]: f for f in report["findings"]}
+    assert by_id["integrity.artifact-inventory/artifacts.forest_v2"]["severity"] == "critical"
+    assert by_id["integrity.artifact-inventory/artifacts.legacy_forest"]["status"] == "fail"
+    for model in ("digits_cnn", "tabular_forest"):
+        f = by_id[f"validation.clean-accuracy/{model}"]
+        assert f["status"] == "pass" and f["metrics"]["accuracy"] > 0.9
+    gate = report["summary"]["gate"]
+    assert gate["passed"] is False
+    assert set(gate["failing_findings"]) == {
+        "integrity.artifact-inventory/artifacts.forest_v2",
+        "integrity.artifact-inventory/artifacts.legacy_forest",
+    }
+    assert report["summary"]["total"] == len(report["findings"])
+    assert sum(report["summary"]["by_status"].values()) == len(report["findings"])
+
+
+def test_planted_ground_truth_is_real(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
+    """What planted.json claims is really in the files (detectors are scored against it)."""
+    import pandas as pd
+
+    root = demo_run[0]
+    planted = json.loads((root / "planted.json").read_text())
+    with np.load(root / "data/digits_train.npz") as npz:
+        x, y = npz["x"], npz["label"]
+    flips = planted["label_flip"]["indices"]
+    assert len(flips) == 40 and set(y[flips]) == {1}
+    backdoor = planted["backdoor"]
+    idx = backdoor["indices"]
+    assert len(idx) == round(0.03 * len(x)) and set(y[idx]) == {0}
+    imgs = x[idx].reshape(-1, 8, 8)
+    assert np.all(imgs[:, 6:8, 6:8] == 1.0)
+    assert backdoor["attack_success_rate_on_test"] > 0.8  # the backdoor works on the shipped model
+    train = pd.read_csv(root / "data/tabular_train.csv")
+    test = pd.read_parquet(root / "data/tabular_test.parquet")
+    overlap = planted["train_test_overlap"]
+    assert np.allclose(train.iloc[overlap["train_indices"]].to_numpy(), test.iloc[overlap["test_indices"]].to_numpy())
+    incoming = pd.read_csv(root / "data/incoming.csv")
+    assert "contact_email" in incoming.columns and "diagnosis" not in incoming.columns
+    pickle_bytes = (root / "models/legacy_forest.pkl").read_bytes()
+    assert b"system" in pickle_bytes and planted["malicious_pickle"]["command"].encode() in pickle_bytes
+    assert planted["membership"]["train_accuracy"] == 1.0
+
+
+def test_demo_refuses_a_foreign_folder(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    out = subprocess.run([str(BIN), "demo", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 2 and "not a pipeshield demo" in out.stderr
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
