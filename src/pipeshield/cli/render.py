@@ -62,16 +62,16 @@ def print_summary(report: Report, written: Mapping[str, object] | None = None) -
     top = [f for f in report.findings if f.status.is_problem]
     top.sort(key=lambda f: -f.severity.rank)
     if top:
-        worst_table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        worst_table.add_column("severity")
-        worst_table.add_column("status")
-        worst_table.add_column("finding")
-        worst_table.add_column("what", overflow="fold")
+        worst_table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=True)
+        worst_table.add_column("severity", no_wrap=True)
+        worst_table.add_column("status", no_wrap=True)
+        worst_table.add_column("check / subject", no_wrap=True, max_width=40, overflow="ellipsis")
+        worst_table.add_column("what", overflow="fold", ratio=1)
         for f in top[:10]:
             worst_table.add_row(
                 f"[{_SEVERITY_STYLE[f.severity.value]}]{f.severity.value}[/]",
                 f"[{_STATUS_STYLE[f.status.value]}]{f.status.value}[/]",
-                f.id,
+                f"{f.check}\n[dim]{f.subject or ''}[/]",
                 f.message,
             )
         console.print(worst_table)

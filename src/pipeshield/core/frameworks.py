@@ -17,10 +17,19 @@ from typing import Any
 
 from pipeshield.core.findings import Threat
 
-__all__ = ["FRAMEWORKS", "framework_sources", "references_for", "threat_info"]
+__all__ = ["FRAMEWORKS", "FRAMEWORK_LABELS", "framework_sources", "references_for", "threat_info"]
 
 #: Framework keys, in the order reports show them.
 FRAMEWORKS: tuple[str, ...] = ("atlas", "atlas_mitigations", "owasp_ml", "nist_ai_rmf", "iso_23894")
+
+#: How reports name each framework key.
+FRAMEWORK_LABELS = {
+    "atlas": "MITRE ATLAS",
+    "atlas_mitigations": "ATLAS mitigations",
+    "owasp_ml": "OWASP ML Top 10",
+    "nist_ai_rmf": "NIST AI RMF",
+    "iso_23894": "ISO/IEC 23894",
+}
 
 
 @functools.cache

@@ -25,20 +25,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from pipeshield.core.findings import STAGE_ORDER, Evidence, Finding, Severity, Status
-from pipeshield.core.frameworks import FRAMEWORKS
+from pipeshield.core.frameworks import FRAMEWORK_LABELS, FRAMEWORKS
 from pipeshield.report import register_format
 from pipeshield.report.model import Report
 from pipeshield.report.svg import hbars, render_plot
 
-__all__ = ["FRAMEWORK_LABELS", "reference_url", "render_html"]
+__all__ = ["reference_url", "render_html"]
 
-FRAMEWORK_LABELS = {
-    "atlas": "MITRE ATLAS",
-    "atlas_mitigations": "ATLAS mitigations",
-    "owasp_ml": "OWASP ML Top 10",
-    "nist_ai_rmf": "NIST AI RMF",
-    "iso_23894": "ISO/IEC 23894",
-}
 _ATLAS_ID = re.compile(r"AML\.(?P<kind>[TM])\d{4}(?:\.\d{3})?")
 _OWASP_ML = "https://owasp.org/www-project-machine-learning-security-top-10/"
 _STATUS_COLOURS = {

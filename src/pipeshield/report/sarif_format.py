@@ -26,9 +26,8 @@ from typing import Any
 from urllib.parse import quote
 
 from pipeshield.core.findings import Finding, Severity, Status
-from pipeshield.core.frameworks import FRAMEWORKS, threat_info
+from pipeshield.core.frameworks import FRAMEWORK_LABELS, FRAMEWORKS, threat_info
 from pipeshield.report import register_format
-from pipeshield.report.html_format import FRAMEWORK_LABELS
 from pipeshield.report.markdown_format import cell
 from pipeshield.report.model import Report
 
