@@ -11,7 +11,10 @@ Anything else is a bug and shows a traceback.
     │   └── EndpointError    an HTTP endpoint refused or failed a request
     ├── ArtifactError        a referenced file is missing or unreadable
     ├── ReportError          a report cannot be read (gate) or written
-    └── CheckError           a check was misused (unknown id, bad threshold)
+    ├── CheckError           a check was misused (unknown id, bad threshold)
+    ├── KeyFileError         a key file cannot be read, or is the wrong kind of key
+    └── VerificationError    a signature does not verify (exit code 1, not 2: a finding, not a
+                             usage error); ``problems`` lists every reason, each naming its file
 
 Example::
 
@@ -32,8 +35,10 @@ __all__ = [
     "DatasetError",
     "EndpointError",
     "PipeshieldError",
+    "KeyFileError",
     "ReportError",
     "TargetError",
+    "VerificationError",
 ]
 
 
@@ -86,3 +91,28 @@ class ReportError(PipeshieldError):
 
 class CheckError(PipeshieldError):
     """A check was asked for that does not exist, or with settings it cannot use."""
+
+
+class KeyFileError(PipeshieldError):
+    """A key file is missing, unreadable, encrypted without a passphrase, or of an unsupported type."""
+
+
+class VerificationError(PipeshieldError):
+    """A signature failed to verify. ``problems`` holds one line per reason."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = list(problems or [])
+
+    def diagnostics(self) -> str:
+        lines = [self.message, *(f"  - {p}" for p in self.problems[1:] if self.problems)]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (_rebuild_verification, (self.message, self.problems, self.hint))
+
+
+def _rebuild_verification(message: str, problems: list[str], hint: str | None) -> VerificationError:
+    return VerificationError(message, problems=problems, hint=hint)

@@ -46,7 +46,10 @@ def test_demo_report_content(demo_run: tuple[Path, subprocess.CompletedProcess[s
     assert set(gate["failing_findings"]) == {
         "integrity.artifact-inventory/artifacts.forest_v2",
         "integrity.artifact-inventory/artifacts.legacy_forest",
+        "integrity.signatures/datasets.incoming",
     }
+    signed = [f for f in report["findings"] if f["check"] == "integrity.signatures" and f["status"] == "pass"]
+    assert len(signed) == 6
     assert report["summary"]["total"] == len(report["findings"])
     assert sum(report["summary"]["by_status"].values()) == len(report["findings"])
 

@@ -48,7 +48,7 @@ def _root(
 
 
 def _register() -> None:
-    from pipeshield.cli import audit, demo, gate, init  # noqa: F401  (commands register on import)
+    from pipeshield.cli import audit, demo, gate, init, keys, sign  # noqa: F401  (commands register on import)
 
 
 def main(argv: list[str] | None = None) -> None:

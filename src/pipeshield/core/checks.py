@@ -55,6 +55,7 @@ __all__ = [
 BUILTIN_CHECK_MODULES: tuple[str, ...] = (
     "pipeshield.core.sanity",
     "pipeshield.integrity.inventory",
+    "pipeshield.integrity.check",
     "pipeshield.validation.accuracy",
 )
 

@@ -79,6 +79,7 @@ class DatasetSpec(_Spec):
     label: str | None = Field(None, description="label column (CSV/Parquet) or array name (NPZ)")
     features: list[str] | None = Field(None, description="feature columns; default: all but label")
     x_key: str = Field("x", description="NPZ array holding the features")
+    signature: Path | None = Field(None, description="its OMS signature; default: PATH.sig")
     description: str = ""
 
     @model_validator(mode="after")
@@ -106,6 +107,7 @@ class ModelSpec(_Spec):
     test_data: str | None = None
     input_shape: list[int] | None = Field(None, description="reshape flat rows to this shape")
     trusted_types: list[str] = Field(default_factory=list, description="extra skops types")
+    signature: Path | None = Field(None, description="its OMS signature; default: PATH.sig")
     description: str = ""
 
     _v_builder = field_validator("builder", "training")(_check_callable)
@@ -175,6 +177,7 @@ class ArtifactSpec(_Spec):
 
     path: Path
     kind: Literal["model", "data", "code", "config", "other"] = "other"
+    signature: Path | None = Field(None, description="its OMS signature; default: PATH.sig")
     description: str = ""
 
 

@@ -113,7 +113,6 @@ def _tabular(root: Path, rng: np.random.Generator, seed: int) -> dict[str, Any]:
     atomic_write_bytes(root / "models/tabular_forest.skops", sio.dumps(model))
     overlap["dataset"] = "tabular_train"
     corruption["dataset"] = "incoming"
-    corruption["signed"] = False
     leak = {
         "kind": "membership_leakage",
         "model": "tabular_forest",
@@ -141,6 +140,30 @@ def _keys(root: Path) -> dict[str, Any]:
     return {"public_key": "keys/demo-signing.pub", "private_key": ".private/demo-signing.key", "algorithm": "ECDSA P-256"}
 
 
+SIGNED = (
+    "data/digits_train.npz",
+    "data/digits_test.npz",
+    "data/tabular_train.csv",
+    "data/tabular_test.parquet",
+    "models/digits_cnn.safetensors",
+    "models/tabular_forest.skops",
+)
+
+
+def _sign(root: Path) -> dict[str, Any]:
+    """Sign every dataset and model with the demo key, except the incoming batch (planted)."""
+    from pipeshield.integrity.signing import sign
+
+    for rel in SIGNED:
+        sign(root / rel, root / ".private/demo-signing.key")
+    return {
+        "kind": "unsigned_dataset",
+        "files": ["data/incoming.csv"],
+        "signed": list(SIGNED),
+        "note": "every other dataset and model carries an OMS signature (FILE.sig) by keys/demo-signing.pub",
+    }
+
+
 def _pickles(root: Path) -> dict[str, Any]:
     data = planted.code_executing_pickle()
     atomic_write_bytes(root / "models/legacy_forest.pkl", data)
@@ -166,6 +189,7 @@ def build_demo(directory: Path | str = "pipeshield-demo", *, seed: int = 0, forc
     record.update(_digits(root, rng, seed))
     record.update(_tabular(root, rng, seed))
     record["keys"] = _keys(root)
+    record["unsigned"] = _sign(root)
     record["malicious_pickle"] = _pickles(root)
     atomic_write_text(root / "pipeshield.toml", PIPELINE_TOML)
     atomic_write_text(root / MARKER, json.dumps(record, indent=2) + "\n")

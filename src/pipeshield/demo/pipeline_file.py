@@ -60,7 +60,7 @@ path = "models/forest_v2.safetensors"
 kind = "model"
 description = "a 'converted' model downloaded from a shared drive"
 
-# ---- keys whose signatures this pipeline trusts ----
+# ---- keys whose signatures this pipeline trusts; each dataset and model has FILE.sig beside it ----
 [keys]
 trusted = ["keys/demo-signing.pub"]
 
