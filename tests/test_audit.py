@@ -105,3 +105,31 @@ def test_atomic_write_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.Mo
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_a_check_that_cannot_reach_a_worker_is_an_error_finding(demo_pipeline: Path, crashing_check: None) -> None:
+    """A check class defined in a test cannot be sent to a worker process: the audit reports
+    that item as an error instead of crashing (the same path a worker killed by the OOM killer takes)."""
+    findings = run_checks(load_pipeline(demo_pipeline), stages=[Stage.INFERENCE, Stage.VALIDATION], executor="local", jobs=2)
+    crash = next(f for f in findings if f.check == "test.crashes")
+    assert crash.status is Status.ERROR and "could not run in a worker process" in crash.message
+    assert any(f.check == "validation.clean-accuracy" and f.status is Status.PASS for f in findings)
+
+
+def test_duplicate_ids_are_disambiguated() -> None:
+    from pipeshield.audit import _unique_ids
+
+    f = Finding(check="c", title="t", stage=Stage.TRAINING, threat=Threat.SUPPLY_CHAIN, status=Status.PASS, subject="s")
+    ids = [x.id for x in _unique_ids([f, f, f])]
+    assert ids == ["c/s", "c/s#2", "c/s#3"]
+
+
+def test_metrics_are_plain_json() -> None:
+    import numpy as np
+
+    f = Finding(
+        check="c", title="t", stage=Stage.VALIDATION, threat=Threat.GOVERNANCE, status=Status.PASS,
+        metrics={"a": np.float32(0.5), "b": float("nan"), "c": np.int64(3), "d": np.bool_(True)},
+    )
+    assert f.metrics == {"a": 0.5, "b": None, "c": 3, "d": True}
+    assert json.dumps(f.to_dict(), allow_nan=False)

@@ -34,3 +34,12 @@ def test_round_trip_and_id() -> None:
     assert Finding.from_dict(f.to_dict()) == f
     with pytest.raises(ValueError):
         Evidence("video", "x")
+
+
+def test_severity_compares_by_rank_with_names_too() -> None:
+    assert not (Severity.HIGH >= "critical")  # alphabetically "high" > "critical"; by rank it is not
+    assert Severity.HIGH < "critical" and Severity.MEDIUM >= "low"
+    with pytest.raises(ValueError):
+        assert Severity.HIGH > "severe"
+    with pytest.raises(TypeError):
+        assert Severity.HIGH > 3

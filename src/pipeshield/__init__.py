@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ArtifactError",
     "AuditResult",
+    "KeyFileError",
+    "VerificationError",
     "Check",
     "CheckContext",
     "CheckError",
@@ -40,9 +42,18 @@ __all__ = [
     "__version__",
     "audit",
     "build_demo",
+    "gate_failures",
     "load_dataset",
     "load_pipeline",
     "load_target",
+    "parse_pipeline",
+    "register_executor",
+    "register_format",
+    "register_loader",
+    "run_checks",
+    "sign",
+    "verify",
+    "write_reports",
 ]
 
 _LAZY = {
@@ -72,6 +83,17 @@ _LAZY = {
     "AuditResult": "pipeshield.audit",
     "audit": "pipeshield.audit",
     "build_demo": "pipeshield.demo",
+    "KeyFileError": "pipeshield.errors",
+    "VerificationError": "pipeshield.errors",
+    "gate_failures": "pipeshield.report",
+    "write_reports": "pipeshield.report",
+    "register_format": "pipeshield.report",
+    "parse_pipeline": "pipeshield.core.pipeline",
+    "register_executor": "pipeshield.core.executor",
+    "register_loader": "pipeshield.core.targets",
+    "run_checks": "pipeshield.audit",
+    "sign": "pipeshield.integrity.signing",
+    "verify": "pipeshield.integrity.signing",
 }
 
 
@@ -89,12 +111,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from pipeshield.audit import AuditResult, audit
+    from pipeshield.audit import AuditResult, audit, run_checks
     from pipeshield.core.checks import Check, CheckContext
     from pipeshield.core.datasets import load_dataset
+    from pipeshield.core.executor import register_executor
     from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status, Threat
-    from pipeshield.core.pipeline import Pipeline, load_pipeline
-    from pipeshield.core.targets import Target, WhiteBoxTarget, load_target
+    from pipeshield.core.pipeline import Pipeline, load_pipeline, parse_pipeline
+    from pipeshield.core.targets import Target, WhiteBoxTarget, load_target, register_loader
     from pipeshield.demo import build_demo
     from pipeshield.errors import (
         ArtifactError,
@@ -102,8 +125,11 @@ if TYPE_CHECKING:
         ConfigError,
         DatasetError,
         EndpointError,
+        KeyFileError,
         PipeshieldError,
         ReportError,
         TargetError,
+        VerificationError,
     )
-    from pipeshield.report import Report
+    from pipeshield.integrity.signing import sign, verify
+    from pipeshield.report import Report, gate_failures, register_format, write_reports

@@ -17,7 +17,7 @@ import datetime as dt
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,15 @@ from pipeshield import __version__
 from pipeshield.core.checks import (
     Check,
     CheckContext,
-    all_checks,
     check_settings,
     iter_checks,
     validate_policy,
 )
-from pipeshield.core.executor import get_executor
+from pipeshield.core.executor import SerialExecutor, get_executor
 from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status
 from pipeshield.core.frameworks import framework_sources, references_for
 from pipeshield.core.pipeline import Pipeline, load_pipeline
-from pipeshield.errors import PipeshieldError
+from pipeshield.errors import ConfigError, PipeshieldError
 from pipeshield.report import Report, write_reports
 
 __all__ = ["AuditResult", "WorkItem", "audit", "default_out_dir", "run_checks"]
@@ -94,6 +93,18 @@ def _run_item(item: WorkItem) -> WorkOutcome:
     return WorkOutcome(item.label, findings, seconds=time.perf_counter() - start)
 
 
+def _lost(item: WorkItem, err: BaseException) -> Finding:
+    """An item whose worker process died: say so instead of losing the whole audit."""
+    return item.check().finding(
+        Status.ERROR,
+        severity=Severity.HIGH,
+        subject=item.subject,
+        message=f"the check could not run in a worker process ({type(err).__name__}: {err}); "
+        "if the worker died it may have run out of memory: rerun with --executor serial or fewer --jobs",
+        remediation="Rerun the audit; if it happens again, report it with the pipeline's sizes.",
+    )
+
+
 def _plan(pipeline: Pipeline, stages: Iterable[Stage] | None) -> tuple[list[WorkItem], list[Finding]]:
     items: list[WorkItem] = []
     skipped: list[Finding] = []
@@ -117,24 +128,40 @@ def run_checks(
 ) -> list[Finding]:
     """Run every applicable check and return findings with framework references filled in."""
     validate_policy(pipeline)
-    for check in all_checks().values():
-        if pipeline.check_settings(check.id):
-            check_settings(check(), pipeline)
     wanted = set(stages) if stages else None
     items, findings = _plan(pipeline, wanted)
     total = len(items)
     if progress:
         progress(0, total, "starting")
-    runner = get_executor(executor, jobs)
-    for done, outcome in enumerate(runner.map_unordered(_run_item, items), start=1):
-        if outcome.abort is not None:
-            raise outcome.abort
-        findings.extend(outcome.findings)
-        if progress:
-            progress(done, total, outcome.item_label)
+    cheap = [i for i in items if i.check.cost == "cheap"]
+    heavy = [i for i in items if i.check.cost != "cheap"]
+    done = 0
+    # Cheap items (hashing, parsing the config) run here: a process hop costs more than they do.
+    streams = [SerialExecutor().map_unordered(_run_item, cheap), get_executor(executor, jobs).map_unordered(_run_item, heavy)]
+    for stream in streams:
+        for item, outcome in stream:
+            if isinstance(outcome, BaseException):
+                findings.append(_lost(item, outcome))
+            elif outcome.abort is not None:
+                raise outcome.abort
+            else:
+                findings.extend(outcome.findings)
+            done += 1
+            if progress:
+                progress(done, total, item.label)
     if wanted:
         findings = [f for f in findings if f.stage in wanted]
-    return [f.with_references(references_for(f.threat)) for f in findings]
+    return [f.with_references(references_for(f.threat)) for f in _unique_ids(findings)]
+
+
+def _unique_ids(findings: list[Finding]) -> list[Finding]:
+    """Finding ids key SARIF fingerprints and HTML anchors: a repeated id gets ``#2``, ``#3``..."""
+    seen: dict[str, int] = {}
+    out = []
+    for f in findings:
+        n = seen[f.id] = seen.get(f.id, 0) + 1
+        out.append(f if n == 1 else replace(f, subject=f"{f.subject or 'pipeline'}#{n}"))
+    return out
 
 
 def default_out_dir(pipeline: Pipeline) -> Path:
@@ -155,6 +182,11 @@ def audit(
     """Audit a pipeline and write its reports; raises PipeshieldError for configuration errors."""
     if not isinstance(pipeline, Pipeline):
         pipeline = load_pipeline(pipeline)
+    if not (pipeline.datasets or pipeline.models or pipeline.artifacts or pipeline.endpoint):
+        raise ConfigError(
+            f"{pipeline.source}: the pipeline names no datasets, models, artifacts or endpoint: nothing to audit",
+            hint="`pipeshield init DIR` writes a starter file from what DIR holds",
+        )
     stages = list(stages) if stages else None
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()

@@ -8,6 +8,7 @@ label) it writes as a commented line with a note, so the file it writes always v
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -50,14 +51,21 @@ def _key(stem: str, taken: set[str]) -> str:
     return name
 
 
-def _files(root: Path, max_depth: int = 4) -> list[Path]:
+def _files(root: Path, notes: list[str], max_depth: int = 4) -> list[Path]:
+    """Files under ``root``, pruning tool folders before descending into them."""
     out = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part in _SKIP_DIRS for part in rel.parts) or len(rel.parts) > max_depth:
-            continue
-        if path.is_file() and path.name != "pipeshield.toml":
-            out.append(path)
+    for dirpath, dirnames, filenames in os.walk(root):
+        depth = len(Path(dirpath).relative_to(root).parts)
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and depth < max_depth - 1)
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            try:
+                path.relative_to(root).as_posix().encode("utf-8")
+            except UnicodeEncodeError:
+                notes.append(f"skipped {path!s}: its name is not valid UTF-8")
+                continue
+            if name != "pipeshield.toml" and path.is_file():
+                out.append(path)
     return out
 
 
@@ -126,7 +134,7 @@ def write_starter(directory: Path | str, *, force: bool = False) -> StarterResul
     model_blocks: list[tuple[str, list[str]]] = []  # (name, lines); name "" for commented blocks
     artifact_blocks: list[list[str]] = []
     keys: list[str] = []
-    for path in _files(root):
+    for path in _files(root, result.notes):
         rel = path.relative_to(root).as_posix()
         suffix = path.suffix.lower()
         if suffix in DATASET_FORMATS:

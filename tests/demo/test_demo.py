@@ -47,7 +47,13 @@ def test_demo_report_content(demo_run: tuple[Path, subprocess.CompletedProcess[s
         "integrity.artifact-inventory/artifacts.forest_v2",
         "integrity.artifact-inventory/artifacts.legacy_forest",
         "integrity.signatures/datasets.incoming",
+        "supplychain.model-files/artifacts.forest_v2",
+        "supplychain.model-files/artifacts.legacy_forest",
     }
+    scanned = by_id["supplychain.model-files/artifacts.legacy_forest"]
+    assert scanned["severity"] == "critical" and "posix.system" in scanned["message"]
+    assert by_id["integrity.provenance/digits_cnn"]["status"] == "pass"
+    assert by_id["integrity.provenance/tabular_forest"]["status"] == "warn"
     signed = [f for f in report["findings"] if f["check"] == "integrity.signatures" and f["status"] == "pass"]
     assert len(signed) == 6
     assert report["summary"]["total"] == len(report["findings"])

@@ -50,3 +50,25 @@ def test_policy_can_require_artifacts(demo_copy: Path) -> None:
     found = signature_findings(demo_copy)
     assert set(found) == {"artifacts.legacy_forest", "artifacts.forest_v2"}
     assert all(f.severity is Severity.MEDIUM for f in found.values())
+
+
+def test_provenance_check_on_the_demo(demo_copy: Path) -> None:
+    from pipeshield.audit import run_checks
+
+    def provenance(pipeline_file: Path) -> dict[str, object]:
+        findings = run_checks(load_pipeline(pipeline_file), stages=[Stage.TRAINING], executor="serial")
+        return {f.subject: f for f in findings if f.check == "integrity.provenance"}
+
+    found = provenance(demo_copy)
+    assert found["digits_cnn"].status is Status.PASS
+    assert found["tabular_forest"].status is Status.WARN and found["tabular_forest"].severity is Severity.MEDIUM
+    import numpy as np
+
+    train = demo_copy.parent / "data/digits_train.npz"
+    with np.load(train) as npz:
+        x, y = npz["x"], npz["label"].copy()
+    y[0] = (y[0] + 1) % 10  # poison one label after the training run
+    np.savez_compressed(train, x=x, label=y)
+    broken = provenance(demo_copy)["digits_cnn"]
+    assert broken.status is Status.FAIL and broken.severity is Severity.CRITICAL
+    assert "changed since the training run" in broken.message

@@ -26,9 +26,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-_state = {"debug": False}
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"pipeshield {__version__}")
@@ -44,11 +41,11 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    _state["debug"] = debug
+    """Options that apply to every command (``--debug`` itself is read by :func:`main`)."""
 
 
 def _register() -> None:
-    from pipeshield.cli import audit, demo, gate, init, keys, sign  # noqa: F401  (commands register on import)
+    from pipeshield.cli import attest, audit, demo, gate, init, keys, scan, sign  # noqa: F401  (commands register on import)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     from pipeshield.errors import PipeshieldError
 
     _register()
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get("PIPESHIELD_DEBUG") in ("1", "true")
+    args = argv if argv is not None else sys.argv[1:]
+    debug = "--debug" in args or os.environ.get("PIPESHIELD_DEBUG", "").lower() in ("1", "true", "yes", "on")
     try:
         app(args=argv, standalone_mode=True)
     except PipeshieldError as err:

@@ -12,10 +12,15 @@ from pipeshield.cli import app
 _FORMATS_HELP = "Comma-separated report formats: json,html,sarif,markdown (default: all)."
 
 
-def _parse_csv(value: str | None) -> list[str] | None:
-    if not value:
+def _parse_csv(value: str | None, option: str) -> list[str] | None:
+    from pipeshield.errors import ConfigError
+
+    if value is None:
         return None
-    return [v.strip() for v in value.split(",") if v.strip()]
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise ConfigError(f"{option}: empty list")
+    return items
 
 
 @app.command()
@@ -38,14 +43,14 @@ def audit(
     from pipeshield.cli.options import parse_severity, parse_stages
     from pipeshield.cli.render import audit_progress, print_summary
 
-    stages = parse_stages(_parse_csv(only))
+    stages = parse_stages(_parse_csv(only, "--only"))
     severity = parse_severity(fail_on, "--fail-on") if fail_on else None
     with audit_progress(not quiet) as progress:
         result = run_audit(
             pipeline,
             stages=stages,
             out_dir=out,
-            formats=_parse_csv(format),
+            formats=_parse_csv(format, "--format"),
             executor=executor,
             jobs=jobs,
             fail_on=severity,
@@ -59,12 +64,19 @@ def audit(
 @app.command()
 def checks() -> None:
     """List every check: id, stage, threat and what it measures."""
+    import sys
+
+    from rich.console import Console
     from rich.table import Table
 
-    from pipeshield.cli.render import console
     from pipeshield.core.checks import all_checks
 
+    rows = [(cid, ",".join(s.value for s in c.stages), c.threat.value, c.description) for cid, c in all_checks().items()]
+    if not sys.stdout.isatty():  # piped: one tab-separated line per check, for grep and cut
+        for row in rows:
+            print("\t".join(row))
+        return
     table = Table("id", "stage", "threat", "what it measures")
-    for check_id, cls in all_checks().items():
-        table.add_row(check_id, ", ".join(s.value for s in cls.stages), cls.threat.value, cls.description)
-    console.print(table)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)

@@ -14,8 +14,9 @@ from pipeshield.cli import app
 def gate(
     report: Annotated[Path, typer.Argument(help="A report.json written by `pipeshield audit`.")],
     fail_on: Annotated[
-        str, typer.Option("--fail-on", envvar="PIPESHIELD_FAIL_ON", help="Lowest severity that fails.")
-    ] = "high",
+        str | None,
+        typer.Option("--fail-on", envvar="PIPESHIELD_FAIL_ON", help="Lowest severity that fails (default: the report's)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; use the exit code.")] = False,
 ) -> None:
     """Exit 1 if the report holds problems at or above --fail-on, 0 if not, 2 if it can't be read."""
@@ -23,8 +24,8 @@ def gate(
     from pipeshield.cli.render import console
     from pipeshield.report import Report, gate_failures
 
-    threshold = parse_severity(fail_on, "--fail-on")
     loaded = Report.read(str(report))
+    threshold = parse_severity(fail_on, "--fail-on") if fail_on else loaded.fail_on
     failing = gate_failures(list(loaded.findings), threshold)
     if not quiet:
         for f in failing:

@@ -59,6 +59,10 @@ def verify(
     ignore_unsigned_files: Annotated[
         bool, typer.Option("--ignore-unsigned-files", help="Do not fail on files the signature does not cover.")
     ] = False,
+    provenance: Annotated[
+        bool, typer.Option("--provenance", help="Also check the training provenance chain (MODEL.provenance.sig).")
+    ] = False,
+    attestation: Annotated[Path | None, typer.Option("--attestation", help="The provenance file, if not the default.")] = None,
 ) -> None:
     """Verify PATH: exit 0 if it verifies, 1 if not (naming each file concerned), 2 on usage errors."""
     from pipeshield.cli.render import console
@@ -72,6 +76,16 @@ def verify(
         loaded = load_pipeline(pipeline, check_files=False)
         keys = [loaded.resolve(k) for k in loaded.keys.trusted]
     try:
+        if provenance or attestation:
+            from pipeshield.integrity.provenance import verify_provenance
+
+            chain = verify_provenance(path, attestation, keys, model_signature=signature)
+            console.print(
+                f"[green]verified chain of custody[/]: {path} (model signature, attestation {chain.attestation}, "
+                f"{len(chain.dependencies)} signed input(s) unchanged)",
+                soft_wrap=True,
+            )
+            return
         result = do_verify(path, keys, signature=signature, ignore_unsigned_files=ignore_unsigned_files)
     except VerificationError as err:
         console.print(f"[bold red]verification failed[/]: {path}", soft_wrap=True)

@@ -55,7 +55,9 @@ __all__ = [
 BUILTIN_CHECK_MODULES: tuple[str, ...] = (
     "pipeshield.core.sanity",
     "pipeshield.integrity.inventory",
+    "pipeshield.supplychain.check",
     "pipeshield.integrity.check",
+    "pipeshield.integrity.provenance_check",
     "pipeshield.validation.accuracy",
 )
 
@@ -78,6 +80,9 @@ class Check(abc.ABC):
     Settings: ClassVar[type[BaseModel]] = NoSettings
     #: Stages this check can report on; defaults to ``(stage,)``. ``--only`` filters on it.
     stages: ClassVar[tuple[Stage, ...]] = ()
+    #: ``cheap`` items run in the audit's own process; ``heavy`` ones (loading models, attacks)
+    #: go to the executor's workers.
+    cost: ClassVar[str] = "heavy"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -67,6 +67,8 @@ def load_dataset(pipeline: Pipeline, name: str) -> Dataset:
         return _load_npz(pipeline, name)
     frame = load_table(pipeline, name)
     where = _where(pipeline, name)
+    if len(frame) == 0:
+        raise DatasetError(f"{where}: the dataset has no rows")
     if spec.label is not None and spec.label not in frame.columns:
         raise DatasetError(
             f"{where}: label column {spec.label!r} not found (columns: {', '.join(map(str, frame.columns[:12]))})"
@@ -84,13 +86,23 @@ def load_dataset(pipeline: Pipeline, name: str) -> Dataset:
             f"{where}: column {bad[0]!r} is not numeric",
             hint=f"list the model's numeric inputs in datasets.{name}.features",
         )
+    if not columns:
+        raise DatasetError(f"{where}: no feature columns", hint=f"list them in datasets.{name}.features")
     x = frame[columns].to_numpy(dtype=np.float32)
     y = None if spec.label is None else _labels(frame[spec.label].to_numpy(), where)
+    _check_rows(x, y, where)
     return Dataset(name, x, y, tuple(map(str, columns)))
 
 
 def _is_numeric(series: Any) -> bool:
     return series.dtype.kind in "biuf"
+
+
+def _check_rows(x: np.ndarray, y: np.ndarray | None, where: str) -> None:
+    if len(x) == 0:
+        raise DatasetError(f"{where}: the dataset has no rows")
+    if y is not None and y.ndim != 1:
+        raise DatasetError(f"{where}: labels must be one value per row (got shape {y.shape})")
 
 
 def _labels(values: np.ndarray, where: str) -> np.ndarray:
@@ -128,6 +140,7 @@ def _load_npz(pipeline: Pipeline, name: str) -> Dataset:
         y = _labels(arrays[spec.label], where)
         if len(y) != len(x):
             raise DatasetError(f"{where}: {len(x)} rows of features but {len(y)} labels")
+    _check_rows(x, y, where)
     x = x.astype(np.float32, copy=False)
     names = tuple(f"x{i}" for i in range(int(np.prod(x.shape[1:])) if x.ndim > 1 else 1))
     return Dataset(name, x, y, names)

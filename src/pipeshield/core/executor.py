@@ -6,15 +6,18 @@ worker processes. A cluster executor (Ray) registers itself under another name w
 :func:`register_executor`; no check changes.
 
 Workers start with ``forkserver`` (never a bare ``fork`` of a process that runs a progress
-thread) and cap torch/BLAS threads at ``cores // jobs`` so parallel workers don't oversubscribe.
+thread), ignore Ctrl-C (the parent stops them), and cap torch/BLAS threads at
+``cores // workers`` so parallel workers don't oversubscribe.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
 from pipeshield.errors import ConfigError
@@ -26,12 +29,16 @@ R = TypeVar("R")
 
 
 class Executor(Protocol):
-    """Runs ``fn(item)`` for each item and yields results in completion order."""
+    """Runs ``fn(item)`` for each item and yields ``(item, result)`` in completion order.
+
+    ``result`` is an exception when the item could not run at all (a worker process died, e.g.
+    killed by the out-of-memory killer); ``fn`` itself is expected to catch its own errors.
+    """
 
     name: str
     jobs: int
 
-    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]: ...
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | BaseException]]: ...
 
 
 class SerialExecutor:
@@ -42,12 +49,15 @@ class SerialExecutor:
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = 1
 
-    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | BaseException]]:
         for item in items:
-            yield fn(item)
+            yield item, fn(item)
 
 
-def _limit_threads(threads: int) -> None:
+def _init_worker(threads: int) -> None:
+    # Ctrl-C goes to the whole process group: only the parent handles it (and stops the pool),
+    # so workers neither print tracebacks nor finish their item first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ["PIPESHIELD_WORKER"] = "1"
@@ -59,33 +69,43 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, jobs: int | None = None) -> None:
-        cores = os.cpu_count() or 1
-        self.jobs = max(1, jobs or cores)
-        self._threads = max(1, cores // self.jobs)
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
 
-    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | BaseException]]:
         items = list(items)
         if not items:
             return
         if self.jobs == 1 or len(items) == 1:
             yield from SerialExecutor().map_unordered(fn, items)
             return
-        ctx = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(
-            max_workers=min(self.jobs, len(items)),
-            mp_context=ctx,
-            initializer=_limit_threads,
-            initargs=(self._threads,),
-        ) as pool:
-            pending: set[Future[R]] = {pool.submit(fn, item) for item in items}
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        yield fut.result()
-            finally:
-                for fut in pending:
-                    fut.cancel()
+        workers = min(self.jobs, len(items))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_init_worker,
+            initargs=(threads,),
+        )
+        futures: dict[Future[R], T] = {pool.submit(fn, item): item for item in items}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    try:
+                        result = fut.result()
+                    except (BrokenProcessPool, Exception) as err:  # died, or could not be sent
+                        yield futures[fut], err
+                    else:
+                        yield futures[fut], result
+        finally:
+            # On Ctrl-C or an abort, do not wait for running items: stop the workers now.
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            if pending:  # stopped early: do not let running items finish in the background
+                for proc in procs:
+                    if proc.is_alive():
+                        proc.terminate()
 
 
 _EXECUTORS: dict[str, Callable[..., Any]] = {"local": LocalExecutor, "serial": SerialExecutor}

@@ -18,6 +18,7 @@ Severity belongs to problems: a ``pass`` or ``skipped`` finding always has sever
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -68,27 +69,28 @@ class Severity(enum.StrEnum):
         return _SEVERITY_RANK[self]
 
     def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank >= other.rank
+        return self.rank >= _coerce(other).rank
 
     def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank > other.rank
+        return self.rank > _coerce(other).rank
 
     def __le__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank <= other.rank
+        return self.rank <= _coerce(other).rank
 
     def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
+        return self.rank < _coerce(other).rank
 
 
 _SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+
+
+def _coerce(other: object) -> Severity:
+    """Severities compare by rank, also against their names (never alphabetically)."""
+    if isinstance(other, Severity):
+        return other
+    if isinstance(other, str):
+        return Severity(other)
+    raise TypeError(f"cannot compare a Severity with {type(other).__name__}")
 
 
 class Status(enum.StrEnum):
@@ -103,6 +105,18 @@ class Status(enum.StrEnum):
     @property
     def is_problem(self) -> bool:
         return self in (Status.FAIL, Status.WARN, Status.ERROR)
+
+
+def _json_scalar(value: Any) -> float | int | str | bool | None:
+    """A metric as a plain JSON value: numpy scalars unwrapped, NaN and infinities as ``None``
+    (JSON has no NaN; a report must still be written when one number could not be measured)."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -175,6 +189,7 @@ class Finding:
             object.__setattr__(self, "severity", Severity.INFO)
         if self.status.is_problem and self.severity is Severity.INFO and self.status is not Status.WARN:
             raise ValueError(f"{self.check}: a {self.status} finding needs a severity above info")
+        object.__setattr__(self, "metrics", {str(k): _json_scalar(v) for k, v in self.metrics.items()})
         object.__setattr__(self, "evidence", tuple(self.evidence))
         object.__setattr__(self, "locations", tuple(self.locations))
 

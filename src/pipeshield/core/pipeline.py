@@ -108,6 +108,7 @@ class ModelSpec(_Spec):
     input_shape: list[int] | None = Field(None, description="reshape flat rows to this shape")
     trusted_types: list[str] = Field(default_factory=list, description="extra skops types")
     signature: Path | None = Field(None, description="its OMS signature; default: PATH.sig")
+    provenance: Path | None = Field(None, description="its signed training provenance; default: PATH.provenance.sig")
     description: str = ""
 
     _v_builder = field_validator("builder", "training")(_check_callable)
@@ -337,12 +338,20 @@ def resolve_callable(ref: str, pipeline: Pipeline, key: str) -> Callable[..., An
     """Import ``module:function``, looking in the pipeline's folder first."""
     module_name, _, attr = ref.partition(":")
     base = str(pipeline.base_dir.resolve())
-    if base not in sys.path:
+    added = base not in sys.path
+    if added:  # only while importing: the pipeline folder must not shadow modules imported later
         sys.path.insert(0, base)
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise ConfigError(f"{pipeline.source}: {key}: cannot import {module_name!r} ({err})") from None
+    except Exception as err:  # the user's module raised while importing (a SyntaxError, say)
+        raise ConfigError(
+            f"{pipeline.source}: {key}: importing {module_name!r} failed: {type(err).__name__}: {err}"
+        ) from None
+    finally:
+        if added and base in sys.path:
+            sys.path.remove(base)
     fn: Any = getattr(module, attr, None)
     if not callable(fn):
         raise ConfigError(f"{pipeline.source}: {key}: {module_name!r} has no callable {attr!r}")

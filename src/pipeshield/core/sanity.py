@@ -43,6 +43,7 @@ class ConfigSanity(Check):
     stage = Stage.DEPLOYMENT
     threat = Threat.GOVERNANCE
     stages = tuple(Stage)
+    cost = "cheap"
     description = "Settings in pipeshield.toml that leave a stage untested or exposed."
 
     def run(self, ctx: CheckContext, subject: str | None) -> Iterator[Finding]:
@@ -149,6 +150,15 @@ def _keys(self: ConfigSanity, p: Pipeline) -> Iterator[Finding]:
         )
     for i, key in enumerate(p.keys.trusted):
         raw = p.resolve(key).read_bytes()
+        if b"PRIVATE KEY" in raw:
+            yield self.problem(
+                Status.FAIL, Severity.CRITICAL, f"keys.trusted[{i}]",
+                f"{p.display(key)} holds a PRIVATE key: anyone who reads the pipeline can sign as you",
+                stage=Stage.TRAINING, threat=Threat.SUPPLY_CHAIN,
+                remediation="Remove the private key from the repository, rotate it, list only the public key.",
+                locations=(p.display(key),),
+            )
+            continue
         try:
             if raw.startswith(b"-----BEGIN"):
                 load_pem_public_key(raw)
@@ -160,14 +170,6 @@ def _keys(self: ConfigSanity, p: Pipeline) -> Iterator[Finding]:
                 f"{p.display(key)} is not a public key ({err})",
                 stage=Stage.TRAINING, threat=Threat.SUPPLY_CHAIN,
                 remediation="List the PEM public key of each signer; never a private key.",
-                locations=(p.display(key),),
-            )
-        if b"PRIVATE KEY" in raw:
-            yield self.problem(
-                Status.FAIL, Severity.CRITICAL, f"keys.trusted[{i}]",
-                f"{p.display(key)} holds a PRIVATE key: anyone who reads the pipeline can sign as you",
-                stage=Stage.TRAINING, threat=Threat.SUPPLY_CHAIN,
-                remediation="Remove the private key from the repository, rotate it, list only the public key.",
                 locations=(p.display(key),),
             )
 
@@ -185,8 +187,9 @@ def _formats(self: ConfigSanity, p: Pipeline) -> Iterator[Finding]:
             )
         elif model.format == "torchscript":
             yield self.problem(
-                Status.WARN, Severity.LOW, f"models.{name}.format",
-                f"models.{name} is TorchScript: loading it runs the archive's TorchScript code",
+                Status.WARN, Severity.MEDIUM, f"models.{name}.format",
+                f"models.{name} is TorchScript: loading it runs the archive's TorchScript code "
+                "(no arbitrary Python, but code chosen by whoever wrote the file)",
                 stage=Stage.TRAINING, threat=Threat.SUPPLY_CHAIN,
                 remediation="Prefer a safetensors state_dict with a builder, or ONNX.",
                 locations=(p.display(model.path),),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,8 +133,7 @@ def _keys(root: Path) -> dict[str, Any]:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    atomic_write_bytes(root / ".private/demo-signing.key", private)
-    os.chmod(root / ".private/demo-signing.key", 0o600)
+    atomic_write_bytes(root / ".private/demo-signing.key", private, mode=0o600)
     atomic_write_bytes(root / "keys/demo-signing.pub", public)
     return {"public_key": "keys/demo-signing.pub", "private_key": ".private/demo-signing.key", "algorithm": "ECDSA P-256"}
 
@@ -152,15 +150,25 @@ SIGNED = (
 
 def _sign(root: Path) -> dict[str, Any]:
     """Sign every dataset and model with the demo key, except the incoming batch (planted)."""
+    from pipeshield.integrity.provenance import attest
     from pipeshield.integrity.signing import sign
 
     for rel in SIGNED:
         sign(root / rel, root / ".private/demo-signing.key")
+    attest(
+        root / "models/digits_cnn.safetensors",
+        key=root / ".private/demo-signing.key",
+        datasets=[root / "data/digits_train.npz"],
+        params={"optimizer": "adam", "lr": 0.002, "batch_size": 64, "epochs": 40, "seed": 0},
+        builder_id="urn:pipeshield:builder:demo",
+    )
     return {
         "kind": "unsigned_dataset",
         "files": ["data/incoming.csv"],
         "signed": list(SIGNED),
-        "note": "every other dataset and model carries an OMS signature (FILE.sig) by keys/demo-signing.pub",
+        "note": "every other dataset and model carries an OMS signature (FILE.sig) by keys/demo-signing.pub; "
+        "digits_cnn also has a signed SLSA provenance (models/digits_cnn.safetensors.provenance.sig), "
+        "tabular_forest has none (planted: an untraceable model)",
     }
 
 

@@ -20,12 +20,13 @@ from pipeshield.integrity.signing import default_signature_path, verify
 __all__ = ["SignatureCheck"]
 
 Section = Literal["datasets", "models", "artifacts"]
+DEFAULT_REQUIRED: tuple[Section, ...] = ("datasets", "models")
 
 
 class SignatureSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    require: list[Section] = Field(default_factory=lambda: ["datasets", "models"], description="what must be signed")
+    require: list[Section] = Field(default_factory=lambda: list(DEFAULT_REQUIRED), description="what must be signed")
     unsigned_severity: Severity = Field(Severity.HIGH, description="severity of an unsigned artifact")
 
 
@@ -35,12 +36,13 @@ class SignatureCheck(Check):
     stage = Stage.TRAINING
     threat = Threat.SUPPLY_CHAIN
     stages = (Stage.COLLECTION, Stage.TRAINING)
+    cost = "cheap"
     description = "Every dataset and model carries an OMS signature that verifies against a trusted key."
     remediation = "Sign with `pipeshield sign PATH --key KEY` at the source; verify before every use."
     Settings = SignatureSettings
 
     def subjects(self, pipeline: Pipeline) -> list[str | None]:
-        wanted = set(pipeline.check_settings(self.id).get("require", ["datasets", "models"]))
+        wanted = set(pipeline.check_settings(self.id).get("require", DEFAULT_REQUIRED))
         out: list[str | None] = []
         for section in ("datasets", "models", "artifacts"):
             if section in wanted:

@@ -37,7 +37,8 @@ class ArtifactInventory(Check):
     title = "Artifact inventory"
     stage = Stage.TRAINING
     threat = Threat.SUPPLY_CHAIN
-    stages = (Stage.COLLECTION, Stage.TRAINING, Stage.DEPLOYMENT)
+    stages = (Stage.COLLECTION, Stage.TRAINING)
+    cost = "cheap"
     description = "SHA-256, size and real format of every file the pipeline names."
     remediation = "Store models as safetensors, ONNX or skops; sign every artifact and verify before use."
 

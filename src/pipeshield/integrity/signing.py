@@ -12,18 +12,15 @@ Signatures live beside what they sign: ``FILE.sig`` for a file, ``FOLDER/model.s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from pipeshield.core.files import atomic_write_bytes
-from pipeshield.errors import ArtifactError, VerificationError
+from pipeshield.errors import ArtifactError
 from pipeshield.integrity import oms
-from pipeshield.integrity.keys import ec_hash, key_hint, load_private_key, load_public_key
+from pipeshield.integrity.envelope import open_sealed, seal, trusted_keys, verification_failed
+from pipeshield.integrity.keys import load_private_key
 from pipeshield.integrity.manifest import (
     DEFAULT_IGNORES,
     DEFAULT_SHARD_SIZE,
@@ -94,15 +91,8 @@ def sign(
     manifest = build_manifest(path, serialization, workers=workers)
     if not manifest.resources:
         raise ArtifactError(f"{path}: nothing to sign (the folder is empty once ignored paths are left out)")
-    payload = (json.dumps(oms.statement_for(manifest), indent=2)).encode()
-    der = key.sign(oms.pae(oms.PAYLOAD_TYPE, payload), ec.ECDSA(ec_hash(key.public_key())))
-    atomic_write_bytes(sig_path, oms.encode_bundle(payload, der, key_hint(key.public_key())))
+    atomic_write_bytes(sig_path, seal(oms.statement_for(manifest), key))
     return SignResult(sig_path, manifest)
-
-
-def _fail(path: Path, problems: list[str], hint: str | None = None) -> VerificationError:
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return VerificationError(f"{path}: verification failed: {problems[0]}{more}", problems=problems, hint=hint)
 
 
 def verify(
@@ -119,43 +109,17 @@ def verify(
         raise ArtifactError(f"{path}: no such file or folder")
     if not public_keys:
         raise ArtifactError(f"{path}: no trusted public key given", hint="pass --key or list keys under [keys] trusted")
-    keys = [(Path(k), load_public_key(k)) for k in public_keys]
+    keys = trusted_keys(public_keys)
     sig_path = Path(signature) if signature else default_signature_path(path)
+    opened = open_sealed(path, sig_path, keys, unsigned_hint=f"sign it with `pipeshield sign {path}`")
     try:
-        raw = sig_path.read_bytes()
-    except FileNotFoundError:
-        raise _fail(path, [f"unsigned: no signature at {sig_path}"], hint=f"sign it with `pipeshield sign {path}`") from None
-    except OSError as err:
-        raise _fail(path, [f"cannot read the signature {sig_path}: {err.strerror}"]) from None
-    try:
-        bundle = oms.parse_bundle(raw)
+        signed = oms.manifest_from_statement(opened.payload)
     except oms.FormatError as err:
-        raise _fail(path, [f"{sig_path}: malformed signature: {err}"]) from None
-    if bundle.payload_type != oms.PAYLOAD_TYPE:
-        raise _fail(path, [f"{sig_path}: payload type {bundle.payload_type!r}, expected {oms.PAYLOAD_TYPE!r}"])
-    candidates = keys if bundle.key_hint is None else [(p, k) for p, k in keys if key_hint(k) == bundle.key_hint]
-    if not candidates:
-        names = ", ".join(str(p) for p, _ in keys)
-        raise _fail(path, [f"{sig_path}: signed by a key that is not trusted (key hint {bundle.key_hint[:16]}..., trusted: {names})"])
-    used: tuple[Path, ec.EllipticCurvePublicKey] | None = None
-    message = oms.pae(bundle.payload_type, bundle.payload)
-    for key_path, key in candidates:
-        try:
-            key.verify(bundle.signature, message, ec.ECDSA(ec_hash(key)))
-            used = (key_path, key)
-            break
-        except InvalidSignature:
-            continue
-    if used is None:
-        raise _fail(path, [f"{sig_path}: the signature does not match the signed statement (bad signature or wrong key)"])
-    try:
-        signed = oms.manifest_from_statement(bundle.payload)
-    except oms.FormatError as err:
-        raise _fail(path, [f"{sig_path}: {err}"]) from None
+        raise verification_failed(path, [f"{sig_path}: {err}"]) from None
     problems = _compare(path, sig_path, signed, ignore_unsigned_files, workers)
     if problems:
-        raise _fail(path, problems)
-    return VerifyResult(sig_path, signed, key_hint(used[1]), used[0])
+        raise verification_failed(path, problems)
+    return VerifyResult(sig_path, signed, opened.key_hint, opened.key_path)
 
 
 def _compare(path: Path, sig_path: Path, signed: Manifest, ignore_unsigned: bool, workers: int | None) -> list[str]:

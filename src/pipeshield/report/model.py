@@ -117,7 +117,7 @@ class Report:
                 frameworks=dict(raw.get("frameworks", {})),
                 schema_version=version,
             )
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ReportError(f"{source}: not a pipeshield report ({type(err).__name__}: {err})") from None
 
     @classmethod

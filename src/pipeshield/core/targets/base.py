@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -95,6 +96,22 @@ def load_endpoint_target(pipeline: Pipeline, **options: Any) -> Target:
     return HttpTarget.from_spec(pipeline.endpoint, **options)
 
 
+@contextmanager
+def model_errors(name: str, x: np.ndarray) -> Iterator[None]:
+    """Turn a framework's complaint about its input into a TargetError that names the model and
+    the shape it was given: a dataset that does not fit its model is a configuration mistake."""
+    try:
+        yield
+    except TargetError:
+        raise
+    except Exception as err:  # torch, sklearn and onnxruntime raise assorted types for bad input
+        first = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), type(err).__name__)
+        raise TargetError(
+            f"models.{name}: the model rejected input of shape {tuple(np.shape(x))}: {first[:300]}",
+            hint=f"check models.{name}.test_data / train_data, features and input_shape",
+        ) from None
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -111,6 +128,7 @@ def reshape_input(x: np.ndarray, shape: list[int] | None, where: str) -> np.ndar
     flat = x.reshape(len(x), -1)
     if flat.shape[1] != per_row:
         raise TargetError(
-            f"{where}: input has {flat.shape[1]} features per row, input_shape {shape} needs {per_row}"
+            f"models.{where}: input has {flat.shape[1]} features per row, "
+            f"models.{where}.input_shape {shape} needs {per_row}"
         )
     return flat.reshape(len(x), *shape)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeshield.core.targets.base import register_loader, reshape_input, softmax
+from pipeshield.core.targets.base import model_errors, register_loader, reshape_input, softmax
 from pipeshield.errors import TargetError
 
 if TYPE_CHECKING:
@@ -33,7 +33,8 @@ class OnnxTarget:
         self.outputs_logits: bool | None = None
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        outputs = self.session.run(None, {self.input_name: x})
+        with model_errors(self.name, x):
+            outputs = self.session.run(None, {self.input_name: x})
         for out in outputs:
             if isinstance(out, list) and out and isinstance(out[0], dict):
                 keys = sorted(out[0])

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeshield.core.targets.base import register_loader
+from pipeshield.core.targets.base import model_errors, register_loader
 from pipeshield.errors import TargetError
 
 if TYPE_CHECKING:
@@ -35,9 +35,11 @@ class SklearnTarget:
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
         if not self.label_only:
-            probs: np.ndarray = np.asarray(self.estimator.predict_proba(x), dtype=np.float64)
+            with model_errors(self.name, x):
+                probs: np.ndarray = np.asarray(self.estimator.predict_proba(x), dtype=np.float64)
             return probs
-        labels = np.asarray(self.estimator.predict(x))
+        with model_errors(self.name, x):
+            labels = np.asarray(self.estimator.predict(x))
         classes = self.classes if self.classes is not None and len(self.classes) else np.unique(labels)
         one_hot: np.ndarray = (labels[:, None] == classes[None, :]).astype(np.float64)
         return one_hot

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from pipeshield.core.pipeline import resolve_callable
-from pipeshield.core.targets.base import register_loader, reshape_input, softmax
+from pipeshield.core.targets.base import model_errors, register_loader, reshape_input, softmax
 from pipeshield.errors import TargetError
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class TorchTarget:
     def logits(self, x: np.ndarray) -> np.ndarray:
         xt = self._tensor(x)
         outs = []
-        with torch.inference_mode():
+        with torch.inference_mode(), model_errors(self.name, x):
             for i in range(0, len(xt), _BATCH):
                 outs.append(self.module(xt[i : i + _BATCH]).float())
         out = torch.cat(outs) if outs else torch.empty(0)
@@ -65,8 +65,9 @@ class TorchTarget:
     def input_gradient(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         xt = self._tensor(x).clone().requires_grad_(True)
         yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
-        loss = torch.nn.functional.cross_entropy(self.module(xt), yt, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, xt)
+        with model_errors(self.name, x):
+            loss = torch.nn.functional.cross_entropy(self.module(xt), yt, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, xt)
         return grad.numpy().reshape(np.asarray(x).shape).astype(np.float64)
 
     def _set_classes(self, out: torch.Tensor) -> None:
@@ -81,7 +82,9 @@ def _build(pipeline: Pipeline, name: str) -> torch.nn.Module:
     try:
         module = builder(**spec.builder_args)
     except Exception as err:  # the user's builder: report, don't crash
-        raise TargetError(f"models.{name}.builder {spec.builder!r} failed: {type(err).__name__}: {err}") from None
+        raise TargetError(
+            f"{pipeline.source}: models.{name}.builder {spec.builder!r} failed: {type(err).__name__}: {err}"
+        ) from None
     if not isinstance(module, torch.nn.Module):
         raise TargetError(f"models.{name}.builder {spec.builder!r} returned {type(module).__name__}, not an nn.Module")
     return module

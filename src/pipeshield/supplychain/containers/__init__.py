@@ -1,0 +1,1 @@
+"""Containers: archives and compression wrappers, parsed as the loaders that matter read them."""
