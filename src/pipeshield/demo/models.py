@@ -50,7 +50,7 @@ def train_digits_cnn(x: np.ndarray, y: np.ndarray, *, seed: int = 0, epochs: int
             loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
-    return model.eval()
+    return model.eval()  # safe: nn.Module.eval() switches to inference mode
 
 
 def train_tabular_forest(x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> Any:

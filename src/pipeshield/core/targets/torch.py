@@ -40,7 +40,7 @@ class TorchTarget:
         classes: np.ndarray | None = None,
     ) -> None:
         self.name = name
-        self.module = module.eval()
+        self.module = module.eval()  # safe: nn.Module.eval() switches to inference mode
         for p in self.module.parameters():
             p.requires_grad_(False)
         self.input_shape = input_shape

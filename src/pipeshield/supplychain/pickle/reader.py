@@ -3,7 +3,7 @@
 PEP 3154 frames are an optimisation, but the unpicklers disagree on frames that lie:
 
 - ``Framing.LINEAR`` reads straight through, ignoring frame boundaries: this is what CPython's C
-  unpickler does for ``pickle.loads(bytes)`` or a peekable file, and what ``pickletools`` does.
+  unpickler does when loading from bytes or a peekable file, and what ``pickletools`` does.
 - ``Framing.DISCARD`` mimics the C unpickler reading a file without ``peek`` (a ``BytesIO``: that
   is how ``torch.load`` reads ``data.pkl`` out of a zip): the frame is read into a buffer and a read
   that runs past it *drops* the frame's leftover bytes and continues after the frame.
