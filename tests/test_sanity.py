@@ -48,3 +48,24 @@ def test_loopback_http_endpoint_is_fine(demo_copy: Path) -> None:
     text = demo_copy.read_text().replace("[keys]", '[endpoint]\nurl = "http://127.0.0.1:8000/predict"\n\n[keys]', 1)
     demo_copy.write_text(text)
     assert "endpoint.url" not in sanity(demo_copy)
+
+
+def test_credentials_in_the_endpoint_url_are_flagged_and_redacted(demo_copy: Path, tmp_path: Path) -> None:
+    from pipeshield.audit import audit
+
+    text = demo_copy.read_text().replace("[keys]", '[endpoint]\nurl = "https://bob:hunter2@models.example/predict"\n\n[keys]', 1)
+    demo_copy.write_text(text)
+    found = sanity(demo_copy)
+    assert found["endpoint.url.credentials"].severity is Severity.HIGH
+    result = audit(demo_copy, out_dir=tmp_path / "r", formats=["json"], executor="serial", stages=[])
+    body = (tmp_path / "r/report.json").read_text()
+    assert "hunter2" not in body and result.report.pipeline["endpoint"] == "https://***@models.example/predict"
+
+
+def test_files_outside_the_pipeline_folder_warn(demo_copy: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("a,b\n1,2\n")
+    text = demo_copy.read_text().replace('path = "data/incoming.csv"', f'path = "{outside}"')
+    demo_copy.write_text(text)
+    found = sanity(demo_copy)
+    assert found["datasets.incoming"].status is Status.WARN

@@ -205,7 +205,7 @@ def audit(
             "source": str(pipeline.source),
             "datasets": sorted(pipeline.datasets),
             "models": sorted(pipeline.models),
-            "endpoint": pipeline.endpoint.url if pipeline.endpoint else None,
+            "endpoint": pipeline.endpoint.redacted_url if pipeline.endpoint else None,
         },
         findings=tuple(findings),
         fail_on=fail_on or pipeline.policy.fail_on,

@@ -26,6 +26,7 @@ import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -151,6 +152,16 @@ class EndpointSpec(_Spec):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"expected an http:// or https:// URL (got {value!r})")
         return value
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL with any ``user:password@`` removed: what reports and logs may show."""
+        parts = urlsplit(self.url)
+        if parts.username is None and parts.password is None:
+            return self.url
+        host = parts.hostname or ""
+        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def resolved_headers(self) -> dict[str, str]:
         """Headers with ``${VAR}`` taken from the environment, so secrets stay out of the file."""

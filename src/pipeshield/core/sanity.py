@@ -114,6 +114,14 @@ def _endpoint(self: ConfigSanity, p: Pipeline) -> Iterator[Finding]:
     if p.endpoint is None:
         return
     url = urlparse(p.endpoint.url)
+    if url.username or url.password:
+        yield self.problem(
+            Status.FAIL, Severity.HIGH, "endpoint.url.credentials",
+            "endpoint.url embeds a user name or password: it ends up in logs and reports",
+            threat=Threat.MODEL_THEFT,
+            remediation='Pass credentials in endpoint.headers with "${ENV_VAR}" instead.',
+            locations=(p.source.name,),
+        )
     if url.scheme == "http" and not _is_loopback(url.hostname or ""):
         yield self.problem(
             Status.FAIL, Severity.MEDIUM, "endpoint.url",
@@ -205,4 +213,18 @@ def _training(self: ConfigSanity, p: Pipeline) -> Iterator[Finding]:
                 f"models.{name} has no training callable: checks that train reference or hardened models "
                 "(membership inference, poisoning-robust training) will be skipped for it",
                 stage=Stage.TRAINING, locations=(p.source.name,),
+            )
+
+
+@rule("files-inside-pipeline")
+def _inside(self: ConfigSanity, p: Pipeline) -> Iterator[Finding]:
+    base = p.base_dir.resolve()
+    for key, _kind, path in p.referenced_files():
+        if not path.resolve().is_relative_to(base):
+            yield self.problem(
+                Status.WARN, Severity.LOW, key.removesuffix(".path"),
+                f"{key} points outside the pipeline folder ({path}): reports will show an absolute path, "
+                "and code scanning cannot map it to the repository",
+                remediation="Keep the pipeline's files inside its folder (or a sub-folder).",
+                locations=(p.source.name,),
             )

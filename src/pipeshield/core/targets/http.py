@@ -10,6 +10,7 @@ The transport is injectable (``httpx.MockTransport``) for tests at the network e
 from __future__ import annotations
 
 import email.utils
+from urllib.parse import urlsplit, urlunsplit
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,12 @@ class HttpTarget:
 
         self.name = name
         self.url = url
+        parts = urlsplit(url)  # never echo user:password@ into errors
+        self._shown_url = (
+            urlunsplit(parts._replace(netloc=f"***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")))
+            if parts.username or parts.password
+            else url
+        )
         self.batch_size = batch_size
         self.max_retries = max_retries
         self.input_field = input_field
@@ -102,7 +109,7 @@ class HttpTarget:
     def _batch(self, rows: np.ndarray, offset: int) -> np.ndarray:
         import httpx
 
-        what = f"{self.url} (rows {offset}-{offset + len(rows) - 1})"
+        what = f"{self._shown_url} (rows {offset}-{offset + len(rows) - 1})"
         attempt = 0
         while True:
             try:
