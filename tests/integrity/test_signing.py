@@ -179,3 +179,15 @@ def test_keys(tmp_path: Path) -> None:
     assert not (tmp_path / "k.pub.sig").exists()  # nothing half-written
     with pytest.raises(KeyFileError, match="is a PRIVATE key"):
         verify(tmp_path / "k.pub", [pair.private])
+
+
+def test_unreadable_file_is_one_clear_error(model_dir: Path, keypair: KeyPairPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeshield.integrity.digests as digests
+
+    def denied(path: Path, algorithm: str = "sha256") -> str:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(digests, "digest_file", denied)
+    with pytest.raises(ArtifactError, match=r"cannot read: Permission denied"):
+        sign(model_dir, keypair.private)
+    assert not (model_dir / "model.sig").exists()

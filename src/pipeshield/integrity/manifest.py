@@ -138,6 +138,13 @@ def list_files(root: Path, ignore_paths: tuple[str, ...], allow_symlinks: bool) 
 def build_manifest(root: Path, serialization: Serialization, *, workers: int | None = None) -> Manifest:
     """Hash everything ``root`` holds the way ``serialization`` says."""
     files = list_files(root, serialization.ignore_paths, serialization.allow_symlinks)
+    try:
+        return _hash(root, files, serialization, workers)
+    except OSError as err:
+        raise ArtifactError(f"{err.filename or root}: cannot read: {err.strerror or err}") from None
+
+
+def _hash(root: Path, files: list[tuple[str, Path]], serialization: Serialization, workers: int | None) -> Manifest:
     if serialization.method == "files":
         names = [name for name, _ in files]
         digests = digest_many([p for _, p in files], serialization.hash_type, workers)
