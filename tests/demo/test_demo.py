@@ -28,7 +28,7 @@ def test_demo_builds_audits_and_exits_0(demo_run: tuple[Path, subprocess.Complet
     assert "report.html" in out.stderr and "gate failed" in out.stderr
     for name in ("report.json", "report.html", "report.sarif", "summary.md"):
         assert (root / "pipeshield-report" / name).stat().st_size > 200, name
-    assert seconds < 120, f"demo took {seconds:.0f} s"
+    # The 2-minute target is a benchmark (docs/benchmarks.md), not a timed test: CI machines are noisy.
 
 
 def test_demo_report_content(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
@@ -49,6 +49,10 @@ def test_demo_report_content(demo_run: tuple[Path, subprocess.CompletedProcess[s
         "integrity.signatures/datasets.incoming",
         "supplychain.model-files/artifacts.forest_v2",
         "supplychain.model-files/artifacts.legacy_forest",
+        "data.validation/datasets.incoming",
+        "data.leakage/datasets.incoming",
+        "data.leakage/models.tabular_forest",
+        "data.poisoning/digits_cnn",
     }
     scanned = by_id["supplychain.model-files/artifacts.legacy_forest"]
     assert scanned["severity"] == "critical" and "posix.system" in scanned["message"]

@@ -56,9 +56,13 @@ BUILTIN_CHECK_MODULES: tuple[str, ...] = (
     "pipeshield.core.sanity",
     "pipeshield.integrity.inventory",
     "pipeshield.supplychain.check",
+    "pipeshield.supplychain.deps.check",
     "pipeshield.integrity.check",
     "pipeshield.integrity.provenance_check",
     "pipeshield.validation.accuracy",
+    "pipeshield.data.validate.check",
+    "pipeshield.data.leakage.check",
+    "pipeshield.data.poisoning.check",
 )
 
 _REGISTRY: dict[str, type[Check]] = {}

@@ -121,6 +121,14 @@ _ROWS: tuple[Rule, ...] = (
          "A Jinja chat template that reaches Python internals runs code in llama-cpp-python "
          "< 0.2.72.", ("CVE-2024-34359",)),
     Rule("PS-GGUF-HEADER", "GGUF header is invalid", _M, _INC, "Counts or lengths are implausible."),
+    Rule("PS-TF-PYFUNC", "TensorFlow graph calls Python (PyFunc)", _C, _MAL,
+         "PyFunc, PyFuncStateless and EagerPyFunc nodes run a Python function of the loading process "
+         "when the graph executes. Do not serve this graph; rebuild it without tf.py_function."),
+    Rule("PS-TF-FILE-OP", "TensorFlow graph reads or writes files", _C, _MAL,
+         "ReadFile, WriteFile, MatchingFiles and WholeFileReader nodes touch arbitrary paths when the "
+         "graph runs (read secrets, drop files). Review why a model needs file access."),
+    Rule("PS-TF-PARSE", "TensorFlow graph cannot be decoded", _M, _INC,
+         "The protobuf is truncated or malformed, or too large to finish: ops were not all analysed."),
     Rule("PS-KERAS-LAMBDA", "Keras model contains a Lambda layer", _C, _MAL,
          "Lambda layers carry marshalled Python bytecode that runs when the model loads.",
          ("CVE-2024-3660", "CVE-2025-1550")),

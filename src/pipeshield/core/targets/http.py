@@ -10,10 +10,10 @@ The transport is injectable (``httpx.MockTransport``) for tests at the network e
 from __future__ import annotations
 
 import email.utils
-from urllib.parse import urlsplit, urlunsplit
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 

@@ -9,6 +9,7 @@ from pipeshield.supplychain.formats import (  # noqa: F401  (handlers register o
     onnx_models,
     pickles,
     safetensors_files,
+    tensorflow_graphs,
 )
 from pipeshield.supplychain.formats.base import Context, Scanned, scan_buffer
 

@@ -1,0 +1,1 @@
+"""Data defences: profile, validate, poisoning and backdoor detection, leakage, sanitize."""
