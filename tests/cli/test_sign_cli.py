@@ -47,3 +47,22 @@ def test_verify_uses_the_pipelines_trusted_keys(demo_pipeline: Path) -> None:
     assert out.returncode == 0, out.stderr
     out = run("verify", "data/incoming.csv", cwd=root)
     assert out.returncode == 1 and "unsigned" in out.stderr
+
+
+def test_sign_fast_path_and_typer_path_agree(tmp_path: Path) -> None:
+    """Plain `sign PATH --key K` skips typer; other options go through it; both verify the same."""
+    from pipeshield.cli._sign import fast
+
+    run("keygen", "--out", str(tmp_path / "k"))
+    model = tmp_path / "m.bin"
+    model.write_bytes(b"\x02" * 4096)
+    assert fast([str(model), "--key", str(tmp_path / "k.key"), "--signature", str(tmp_path / "fast.sig")]) == 0
+    assert fast([str(model), "--key", str(tmp_path / "k.key"), "--ignore", "x"]) is None  # typer's job
+    assert fast(["--help"]) is None
+    out = run("sign", str(model), "--key", str(tmp_path / "k.key"), "--signature", str(tmp_path / "typer.sig"), "--allow-symlinks")
+    assert out.returncode == 0, out.stderr
+    for sig in ("fast.sig", "typer.sig"):
+        ok = run("verify", str(model), "--key", str(tmp_path / "k.pub"), "--signature", str(tmp_path / sig))
+        assert ok.returncode == 0, ok.stderr
+    bad = run("sign", str(model), "--key", str(tmp_path / "k.key"), "--hash", "md5")
+    assert bad.returncode == 2 and "unknown hash_type 'md5'" in bad.stderr and "Traceback" not in bad.stderr

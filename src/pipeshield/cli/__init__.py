@@ -51,7 +51,8 @@ COMMANDS: dict[str, LazyCommand] = {
                         "1 malicious (or inconclusive with --strict).", fast="pipeshield.cli._scan:fast"),
     "sbom": LazyCommand("pipeshield.cli.sbom", "Write a CycloneDX 1.6 ML-BOM of the pipeline: its models, "
                         "datasets and Python environment."),
-    "sign": LazyCommand("pipeshield.cli.sign", "Sign PATH with an OpenSSF Model Signing (OMS v1.0) signature."),
+    "sign": LazyCommand("pipeshield.cli.sign", "Sign PATH with an OpenSSF Model Signing (OMS v1.0) signature.",
+                        fast="pipeshield.cli._sign:fast"),
     "verify": LazyCommand("pipeshield.cli.sign", "Verify PATH: exit 0 if it verifies, 1 if not (naming each "
                           "file concerned), 2 on usage errors."),
 }

@@ -13,18 +13,18 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any
 
 from pipeshield.errors import VerificationError
 from pipeshield.integrity import oms
 from pipeshield.integrity.keys import ec_hash, key_hint, load_public_key
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
 __all__ = ["Opened", "TrustedKeys", "open_sealed", "seal", "trusted_keys", "verification_failed"]
 
-TrustedKeys = list[tuple[Path, ec.EllipticCurvePublicKey]]
+TrustedKeys = list[tuple[Path, "ec.EllipticCurvePublicKey"]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ def verification_failed(path: Path, problems: list[str], hint: str | None = None
 
 def seal(statement: dict[str, Any], key: ec.EllipticCurvePrivateKey) -> bytes:
     """The bundle bytes for ``statement`` signed with ``key``."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     payload = json.dumps(statement, indent=2).encode()
     der = key.sign(oms.pae(oms.PAYLOAD_TYPE, payload), ec.ECDSA(ec_hash(key.public_key())))
     return oms.encode_bundle(payload, der, key_hint(key.public_key()))
@@ -53,6 +55,9 @@ def seal(statement: dict[str, Any], key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def open_sealed(subject: Path, sig_path: Path, keys: TrustedKeys, *, unsigned_hint: str | None = None) -> Opened:
     """The verified statement of ``sig_path``; raises VerificationError naming ``subject``."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         raw = sig_path.read_bytes()
     except FileNotFoundError:

@@ -10,16 +10,27 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING
 
 from pipeshield.core.files import atomic_write_bytes
 from pipeshield.errors import KeyFileError
 
-__all__ = ["CURVES", "KeyPairPaths", "ec_hash", "generate_keypair", "key_hint", "load_private_key", "load_public_key"]
+if TYPE_CHECKING:  # cryptography is imported when a key is used: `sign` hashes while it loads
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
 
-CURVES: dict[str, ec.EllipticCurve] = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1()}
+__all__ = [
+    "CURVES",
+    "KeyPairPaths",
+    "ec_hash",
+    "generate_keypair",
+    "key_hint",
+    "load_private_key",
+    "load_public_key",
+    "precheck_private_key",
+]
+
+CURVES: dict[str, str] = {"P-256": "SECP256R1", "P-384": "SECP384R1"}
 _SUPPORTED = {"secp256r1", "secp384r1", "secp521r1"}
 
 
@@ -30,12 +41,16 @@ class KeyPairPaths:
 
 
 def ec_hash(key: ec.EllipticCurvePublicKey) -> hashes.HashAlgorithm:
+    from cryptography.hazmat.primitives import hashes
+
     size = key.curve.key_size
     return {256: hashes.SHA256(), 384: hashes.SHA384(), 521: hashes.SHA512()}[size]
 
 
 def key_hint(key: ec.EllipticCurvePublicKey) -> str:
     """SHA-256 of the PEM SubjectPublicKeyInfo: the bundle's ``publicKey.hint``."""
+    from cryptography.hazmat.primitives import serialization
+
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(pem).hexdigest()
 
@@ -54,7 +69,10 @@ def generate_keypair(prefix: Path | str, *, curve: str = "P-256", passphrase: st
     for p in (paths.private, paths.public):
         if p.exists() and not force:
             raise KeyFileError(f"{p}: already exists", hint="pass --force to overwrite it")
-    key = ec.generate_private_key(CURVES[curve])
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(getattr(ec, CURVES[curve])())
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
     )
@@ -80,7 +98,19 @@ def _read(path: Path, what: str) -> bytes:
         raise KeyFileError(f"{path}: cannot read {what}: {err.strerror}") from None
 
 
+def precheck_private_key(path: Path | str) -> None:
+    """Cheap checks (exists, readable, a PEM private key) that need no cryptography import."""
+    path = Path(path)
+    raw = _read(path, "private key")
+    if b"PRIVATE KEY-----" not in raw:
+        kind = "a public key" if b"PUBLIC KEY" in raw else "not a PEM private key"
+        raise KeyFileError(f"{path}: {kind}; signing takes the private key (.key)")
+
+
 def load_private_key(path: Path | str, passphrase: str | None = None) -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     path = Path(path)
     raw = _read(path, "private key")
     try:
@@ -101,6 +131,9 @@ def load_private_key(path: Path | str, passphrase: str | None = None) -> ec.Elli
 
 
 def load_public_key(path: Path | str) -> ec.EllipticCurvePublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     path = Path(path)
     raw = _read(path, "public key")
     if b"PRIVATE KEY" in raw:

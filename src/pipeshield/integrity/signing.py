@@ -13,14 +13,15 @@ Signatures live beside what they sign: ``FILE.sig`` for a file, ``FOLDER/model.s
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeshield.core.files import atomic_write_bytes
-from pipeshield.errors import ArtifactError
+from pipeshield.errors import ArtifactError, ConfigError
 from pipeshield.integrity import oms
 from pipeshield.integrity.envelope import open_sealed, seal, trusted_keys, verification_failed
-from pipeshield.integrity.keys import load_private_key
+from pipeshield.integrity.keys import load_private_key, precheck_private_key
 from pipeshield.integrity.manifest import (
     DEFAULT_IGNORES,
     DEFAULT_SHARD_SIZE,
@@ -79,16 +80,27 @@ def sign(
     path = Path(path)
     if not path.exists():
         raise ArtifactError(f"{path}: no such file or folder")
-    key = load_private_key(private_key, passphrase)
     sig_path = Path(signature) if signature else default_signature_path(path)
-    serialization = Serialization(
-        method=method,
-        hash_type=hash_type,
-        allow_symlinks=allow_symlinks,
-        ignore_paths=_ignores_for(path, sig_path, ignore_paths) if path.is_dir() else (),
-        shard_size=(shard_size or DEFAULT_SHARD_SIZE) if method == "shards" else None,
-    )
-    manifest = build_manifest(path, serialization, workers=workers)
+    try:
+        serialization = Serialization(
+            method=method,
+            hash_type=hash_type,
+            allow_symlinks=allow_symlinks,
+            ignore_paths=_ignores_for(path, sig_path, ignore_paths) if path.is_dir() else (),
+            shard_size=(shard_size or DEFAULT_SHARD_SIZE) if method == "shards" else None,
+        )
+    except ValueError as err:  # an unknown --hash or method: a usage error, not a bug
+        raise ConfigError(f"--hash/--shard-size: {err}") from None
+    precheck_private_key(private_key)  # the usual mistakes fail before any hashing starts
+    # Hash in a thread while the key (and cryptography) loads: start-up hides behind the hashing.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(build_manifest, path, serialization, workers=workers)
+        try:
+            key = load_private_key(private_key, passphrase)
+        except BaseException:
+            hashing.cancel()
+            raise
+        manifest = hashing.result()
     if not manifest.resources:
         raise ArtifactError(f"{path}: nothing to sign (the folder is empty once ignored paths are left out)")
     atomic_write_bytes(sig_path, seal(oms.statement_for(manifest), key))
