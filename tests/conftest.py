@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,25 @@ def demo_copy(demo_pipeline: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "pipeline"
     shutil.copytree(demo_pipeline.parent, dest)
     return dest / "pipeshield.toml"
+
+
+CliRunner = Callable[[list[str]], tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
+    """Run ``pipeshield ARGS`` in-process through the real entry point; returns (exit code, stdout,
+    stderr). Faster than a subprocess; the subprocess tests cover the console script itself."""
+    from pipeshield.cli import main
+
+    def run(args: list[str]) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,25 +42,3 @@ def demo_digits(demo_pipeline: Path) -> DemoDigits:
     backdoor[planted["backdoor"]["indices"]] = True
     target = load_target(load_pipeline(demo_pipeline), "digits_cnn")
     return DemoDigits(root, x, y, x_test, y_test, flips, backdoor, target, penultimate_activations(target, x))
-
-
-CliRunner = Callable[[list[str]], tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
-    """Run ``pipeshield ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    import pipeshield.cli.poison  # noqa: F401  (registers the commands on their groups)
-    from pipeshield.cli import main
-
-    def run(args: list[str]) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            main(args)
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
