@@ -53,6 +53,7 @@ def test_demo_report_content(demo_run: tuple[Path, subprocess.CompletedProcess[s
         "data.leakage/datasets.incoming",
         "data.leakage/models.tabular_forest",
         "data.poisoning/digits_cnn",
+        "attacks.evasion/digits_cnn",
     }
     scanned = by_id["supplychain.model-files/artifacts.legacy_forest"]
     assert scanned["severity"] == "critical" and "posix.system" in scanned["message"]

@@ -164,3 +164,6 @@ def poison_command(
                       f"triggered test rows (clean accuracy {summary['clean_accuracy']:.3f}, {summary['trainer']})",
                       soft_wrap=True, highlight=False)
     typer.echo(json.dumps(summary))
+
+
+import pipeshield.cli.evasion  # noqa: E402,F401  (`pipeshield attack evasion` shares the attack group)

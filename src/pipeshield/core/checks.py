@@ -63,6 +63,7 @@ BUILTIN_CHECK_MODULES: tuple[str, ...] = (
     "pipeshield.data.validate.check",
     "pipeshield.data.leakage.check",
     "pipeshield.data.poisoning.check",
+    "pipeshield.attacks.evasion.check",
 )
 
 _REGISTRY: dict[str, type[Check]] = {}

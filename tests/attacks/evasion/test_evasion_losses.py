@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pipeshield.attacks.evasion import dlr, get_attack
-from pipeshield.attacks.evasion.apgd import checkpoints
+from pipeshield.attacks.evasion.auto_pgd import checkpoints
 from pipeshield.attacks.evasion.projections import clip_domain, lp_norm, project
 
 

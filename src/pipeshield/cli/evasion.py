@@ -1,0 +1,90 @@
+"""``pipeshield attack evasion``: white-box robustness of one pipeline model.
+
+Exit codes: 0 when the worst-case robust accuracy at ``--eps`` is at or above the policy minimum
+(``policy.checks."attacks.evasion".min_robust_accuracy``), 1 when it is below, 2 for usage errors.
+``--format json`` prints the assessment and the gradient-masking results on stdout; the text format
+prints a summary on stderr. The work is :func:`pipeshield.attacks.evasion.check.run_assessment`,
+the same as the audit check's.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeshield.cli.groups import attack_app
+
+
+class _Format(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+class _Norm(enum.StrEnum):
+    linf = "linf"
+    l2 = "l2"
+
+
+class _Budget(enum.StrEnum):
+    quick = "quick"
+    standard = "standard"
+
+
+@attack_app.command("evasion")
+def evasion_command(
+    pipeline: Annotated[Path, typer.Argument(help="The pipeline file.")] = Path("pipeshield.toml"),
+    model: Annotated[str, typer.Option("--model", help="The model to attack (a torch model with test_data).")] = "",
+    norm: Annotated[_Norm | None, typer.Option("--norm", help="linf or l2 (default: policy).")] = None,
+    eps: Annotated[float | None, typer.Option("--eps", min=0.0, help="Policy epsilon (default: policy, 0.1).")] = None,
+    budget: Annotated[_Budget | None, typer.Option("--budget", help="quick or standard (default: policy).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every randomised step.")] = 0,
+    format: Annotated[_Format, typer.Option("--format", "-f", help="text or json.")] = _Format.text,
+) -> None:
+    """Attack MODEL with FGSM, PGD and APGD: exit 0 robust enough at --eps, 1 not, 2 usage error."""
+    from pipeshield.attacks.evasion.check import (
+        EvasionCheck,
+        EvasionSettings,
+        load_inputs,
+        run_assessment,
+    )
+    from pipeshield.core.checks import CheckContext, check_settings
+    from pipeshield.core.pipeline import load_pipeline
+    from pipeshield.errors import ConfigError
+
+    pipe = load_pipeline(pipeline)
+    if model not in pipe.models:
+        raise ConfigError(f"--model: no model named {model!r} in {pipeline} (models: {', '.join(pipe.models)})")
+    check = EvasionCheck()
+    reason = check.skip_reason(pipe, model)
+    if reason:
+        raise ConfigError(f"models.{model}: {reason}")
+    base = check_settings(check, pipe)
+    assert isinstance(base, EvasionSettings)
+    overrides = {k: v for k, v in {"norm": norm, "eps": eps, "budget": budget}.items() if v is not None}
+    settings = base.model_copy(update={k: (v.value if isinstance(v, enum.Enum) else v) for k, v in overrides.items()})
+    ctx = CheckContext(pipe, settings, seed=seed)
+    x, y = load_inputs(ctx, model, settings.max_inputs)
+    report = run_assessment(ctx.target(model), x, y, settings, seed=seed)
+    robust = report.assessment.ensemble_at(settings.eps)
+    ok = robust >= settings.min_robust_accuracy
+    if format is _Format.json:
+        out = {"model": model, "eps": settings.eps, "min_robust_accuracy": settings.min_robust_accuracy,
+               "robust_accuracy": round(robust, 6), "passed": ok, **report.to_dict()}
+        typer.echo(json.dumps(out))
+    else:
+        from pipeshield.cli.render import console
+
+        a = report.assessment
+        console.print(f"{model}: clean accuracy {a.clean_accuracy:.1%}; at eps {settings.eps:g} ({a.norm}) robust "
+                      f"accuracy {robust:.1%}, attack success {a.success_rate_at(settings.eps):.0%} "
+                      f"(minimum {settings.min_robust_accuracy:.0%}, budget {a.settings['budget']})",
+                      soft_wrap=True, highlight=False)
+        for r in report.masking:
+            console.print(f"  masking {r.name}: {'FLAG' if r.flagged else 'ok'} - {r.message}", soft_wrap=True,
+                          highlight=False)
+        console.print("[dim]White-box only: black-box, transfer and other norms were not measured.[/]")
+    raise typer.Exit(0 if ok else 1)

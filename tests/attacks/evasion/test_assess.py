@@ -1,0 +1,85 @@
+"""The assessment, the ``attacks.evasion`` audit check and ``pipeshield attack evasion`` on the
+demo pipeline, whose digits CNN is undefended (planted weakness: it must fail at eps 0.1)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from pipeshield.attacks.evasion.assess import assess_evasion
+from pipeshield.core.findings import Finding, Status
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipeshield.demo import build_demo
+
+    torch.set_num_threads(2)
+    return build_demo(tmp_path_factory.mktemp("evasion") / "demo").pipeline_file
+
+
+@pytest.fixture(scope="module")
+def findings(demo: Path) -> dict[str, Finding]:
+    from pipeshield.core.checks import CheckContext, check_settings, get_check
+    from pipeshield.core.pipeline import load_pipeline
+
+    pipeline = load_pipeline(demo)
+    check = get_check("attacks.evasion")
+    ctx = CheckContext(pipeline, check_settings(check, pipeline).model_copy(update={"max_inputs": 150}))
+    out = {}
+    for subject in check.subjects(pipeline):
+        reason = check.skip_reason(pipeline, subject)
+        fs = [check.skipped(subject, reason)] if reason else list(check.run(ctx, subject))
+        out.update({f.id: f for f in fs})
+    return out
+
+
+def test_assessment_on_a_linear_model_streams_and_serialises() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    x = torch.rand(50, 4)
+    y = model(x).argmax(1)
+    one = assess_evasion(model, x, y, eps_grid=[0.2, 0.0], clip=(0.0, 1.0), budget="standard", batch_size=7)
+    big = assess_evasion(model, x, y, eps_grid=[0.0, 0.2], clip=(0.0, 1.0), budget="standard", batch_size=64)
+    assert one.eps_grid == (0.0, 0.2) and one.clean_accuracy == 1.0
+    assert set(one.robust_accuracy) == {"fgsm", "pgd", "apgd-ce", "apgd-dlr"}
+    assert one.ensemble == big.ensemble
+    assert one.ensemble[1] <= min(v[1] for v in one.robust_accuracy.values())
+    d = json.loads(json.dumps(one.to_dict()))
+    assert d["settings"]["steps"]["pgd"] == 40 and d["median_perturbation"][0] is None
+
+
+def test_check_fails_digits_cnn_with_a_curve(findings: dict[str, Finding]) -> None:
+    f = findings["attacks.evasion/digits_cnn"]
+    assert f.status is Status.FAIL and f.severity == "high"
+    assert "flips" in f.message and "0.1" in f.message
+    assert f.metrics["robust_accuracy"] < 0.5 < f.metrics["clean_accuracy"]  # type: ignore[operator]
+    plot = f.evidence[0].data
+    assert plot is not None and plot["type"] == "line" and len(plot["series"]) >= 4
+    assert "black-box" in f.caveat
+    assert findings["attacks.evasion/digits_cnn/masking"].status is Status.PASS
+
+
+def test_check_skips_the_forest(findings: dict[str, Finding]) -> None:
+    f = findings["attacks.evasion/tabular_forest"]
+    assert f.status is Status.SKIPPED and "black-box attacks are not built yet" in f.message
+
+
+def test_cli_exit_codes_and_json(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeshield.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["attack", "evasion", str(demo), "--model", "digits_cnn", "--format", "json"])
+    assert exc.value.code == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["passed"] is False and out["eps"] == 0.1
+    assert {"assessment", "masking", "robust_accuracy"} <= set(out)
+    with pytest.raises(SystemExit) as exc:
+        main(["attack", "evasion", str(demo), "--model", "digits_cnn", "--eps", "0", "--format", "json"])
+    assert exc.value.code == 0
+    with pytest.raises(SystemExit) as exc:
+        main(["attack", "evasion", str(demo), "--model", "tabular_forest"])
+    assert exc.value.code == 2
