@@ -21,7 +21,7 @@ from pipeshield.cli._lazy import LazyCommand
 __all__ = ["LazyGroup", "app"]
 
 
-class _Placeholder(TyperCommand):
+class _Unloaded(TyperCommand):
     """Stands in for a command in the listing until it is resolved; never invoked."""
 
     def __init__(self, name: str, entry: LazyCommand, rich_markup_mode: Any) -> None:
@@ -45,7 +45,7 @@ class LazyGroup(TyperGroup):
         present = {m for m in {e.module for e in COMMANDS.values()} if find_spec(m) is not None}
         for name, entry in COMMANDS.items():
             if entry.module in present:
-                self.commands.setdefault(name, _Placeholder(name, entry, getattr(self, "rich_markup_mode", None)))
+                self.commands.setdefault(name, _Unloaded(name, entry, getattr(self, "rich_markup_mode", None)))
         self._sync()
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -53,14 +53,14 @@ class LazyGroup(TyperGroup):
         return list(self.commands)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        placeholder = self.commands.get(args[0]) if args else None
-        if isinstance(placeholder, _Placeholder):
+        unloaded = self.commands.get(args[0]) if args else None
+        if isinstance(unloaded, _Unloaded):
             import importlib
 
-            importlib.import_module(placeholder.entry.module)
+            importlib.import_module(unloaded.entry.module)
             self._sync()
-            if isinstance(self.commands.get(args[0]), _Placeholder):
-                raise LookupError(f"{placeholder.entry.module} registers no command named {args[0]!r}")  # noqa: TRY004
+            if isinstance(self.commands.get(args[0]), _Unloaded):
+                raise LookupError(f"{unloaded.entry.module} registers no command named {args[0]!r}")  # noqa: TRY004
         return super().resolve_command(ctx, args)
 
     def _sync(self) -> None:
@@ -86,7 +86,7 @@ class LazyGroup(TyperGroup):
         """Not built yet; a listed command only once its own module ran (a group's module imports
         every module that adds to the group, so building it earlier would miss commands)."""
         current = self.commands.get(name, _UNSET)
-        if isinstance(current, _Placeholder):
+        if isinstance(current, _Unloaded):
             return current.entry.module in sys.modules
         return isinstance(current, _Unset)
 
