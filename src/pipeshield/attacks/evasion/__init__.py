@@ -29,6 +29,7 @@ __all__ = [
     "get_attack",
     "pgd",
     "robust_accuracy",
+    "square",
 ]
 
 # Loaded on first use: registering the audit check (pipeshield.attacks.evasion.check) must not
@@ -37,6 +38,7 @@ _LAZY = {
     "ATTACKS": "api", "get_attack": "api", "robust_accuracy": "api",
     "AttackResult": "_engine", "apgd": "auto_pgd", "fgsm": "projected_gradient", "pgd": "projected_gradient",
     "LOSSES": "losses", "cross_entropy": "losses", "dlr": "losses",
+    "square": "square_attack",
 }
 
 
@@ -53,3 +55,4 @@ if TYPE_CHECKING:
     from pipeshield.attacks.evasion.auto_pgd import apgd
     from pipeshield.attacks.evasion.losses import LOSSES, cross_entropy, dlr
     from pipeshield.attacks.evasion.projected_gradient import fgsm, pgd
+    from pipeshield.attacks.evasion.square_attack import square
