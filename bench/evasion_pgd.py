@@ -2,7 +2,7 @@
 
 The floor is a bare torch loop taking gradients with respect to the input only
 (``torch.autograd.grad``), no random start. Both run in this one process, interleaved, median
-of 5; only the ratio is meaningful (the machine's speed drifts between runs, REFERENCES.md).
+of 21; only the ratio is meaningful (the machine's speed drifts between runs, REFERENCES.md).
 Target: ratio <= 1.1. Run: ``.venv/bin/python bench/evasion_pgd.py``.
 """
 
@@ -19,7 +19,7 @@ from sklearn.datasets import load_digits
 from pipeshield.attacks.evasion import pgd
 from pipeshield.demo.models import train_digits_cnn
 
-EPS, STEPS, N, REPEATS = 0.3, 20, 360, 5
+EPS, STEPS, N, REPEATS = 0.3, 20, 360, 21
 ALPHA = 2.5 * EPS / STEPS
 
 

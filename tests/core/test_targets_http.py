@@ -328,3 +328,20 @@ def test_endpoint_header_with_unset_variable_is_a_config_error(
 def test_pipeline_without_endpoint_is_a_config_error(make_pipeline, tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"no \[endpoint\] section"):
         load_endpoint_target(make_pipeline(tmp_path))
+
+
+def test_errors_never_echo_url_credentials() -> None:
+    """A planted password in the URL must not reach the error a user (or a CI log) sees."""
+    import socket
+
+    from pipeshield.core.targets.http import HttpTarget
+    from pipeshield.errors import EndpointError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: connections are refused
+    target = HttpTarget(f"http://bob:hunter2@127.0.0.1:{port}/p", max_retries=0, sleep=lambda _: None)
+    with pytest.raises(EndpointError) as info:
+        target.predict_proba(np.zeros((1, 4)))
+    assert "hunter2" not in info.value.diagnostics()
+    assert f"http://***@127.0.0.1:{port}/p" in info.value.diagnostics()

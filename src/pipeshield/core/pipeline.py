@@ -44,6 +44,7 @@ __all__ = [
     "PolicySpec",
     "load_pipeline",
     "parse_pipeline",
+    "redact_url",
     "resolve_callable",
 ]
 
@@ -155,13 +156,8 @@ class EndpointSpec(_Spec):
 
     @property
     def redacted_url(self) -> str:
-        """The URL with any ``user:password@`` removed: what reports and logs may show."""
-        parts = urlsplit(self.url)
-        if parts.username is None and parts.password is None:
-            return self.url
-        host = parts.hostname or ""
-        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
+        """The URL as reports and logs may show it (no ``user:password@``)."""
+        return redact_url(self.url)
 
     def resolved_headers(self) -> dict[str, str]:
         """Headers with ``${VAR}`` taken from the environment, so secrets stay out of the file."""
@@ -278,6 +274,15 @@ class _Located(str):
         obj = super().__new__(cls, message)
         obj.loc = loc
         return obj
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``: never echo credentials."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = f"***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _unknown(kind: str, ref: str, known: dict[str, Any]) -> str:

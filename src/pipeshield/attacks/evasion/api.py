@@ -9,21 +9,9 @@ import torch
 
 from pipeshield.attacks.evasion._engine import AttackResult, as_module, frozen, prepare
 from pipeshield.attacks.evasion.auto_pgd import apgd
-from pipeshield.attacks.evasion.losses import LOSSES, cross_entropy, dlr
 from pipeshield.attacks.evasion.projected_gradient import fgsm, pgd
 
-__all__ = [
-    "ATTACKS",
-    "LOSSES",
-    "AttackResult",
-    "apgd",
-    "cross_entropy",
-    "dlr",
-    "fgsm",
-    "get_attack",
-    "pgd",
-    "robust_accuracy",
-]
+__all__ = ["ATTACKS", "get_attack", "robust_accuracy"]
 
 Attack = Callable[..., AttackResult]
 ATTACKS: dict[str, Attack] = {"fgsm": fgsm, "pgd": pgd, "apgd": apgd}

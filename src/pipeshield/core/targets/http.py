@@ -13,10 +13,10 @@ import email.utils
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from pipeshield.core.pipeline import redact_url
 from pipeshield.errors import EndpointError
 
 if TYPE_CHECKING:
@@ -52,12 +52,7 @@ class HttpTarget:
 
         self.name = name
         self.url = url
-        parts = urlsplit(url)  # never echo user:password@ into errors
-        self._shown_url = (
-            urlunsplit(parts._replace(netloc=f"***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")))
-            if parts.username or parts.password
-            else url
-        )
+        self._shown_url = redact_url(url)  # never echo user:password@ into errors
         self.batch_size = batch_size
         self.max_retries = max_retries
         self.input_field = input_field
