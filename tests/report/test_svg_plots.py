@@ -48,6 +48,15 @@ SPECS = {
         "x_scale": "log",
         "series": [{"name": "a", "values": [1, 2, 3]}],
     },
+    "images": {
+        "type": "images",
+        "columns": 3,
+        "images": [
+            {"label": XSS, "pixels": [[0.0, 1.0], [0.5, None]]},
+            {"label": "adversarial", "caption": "pred 8", "pixels": [[0.1, 0.9], [0.4, 0.6]]},
+            {"label": "perturbation", "pixels": [[0.1, -0.1], [-0.1, 0.1]], "min": -0.1, "max": 0.1},
+        ],
+    },
     "line_log": {
         "type": "line",
         "x": [10, 100, 1000, 10000],
@@ -68,7 +77,16 @@ def _texts(root: ET.Element) -> list[str]:
 
 
 def test_every_type_is_registered() -> None:
-    assert {"bar", "heatmap", "line"} <= set(PLOTS)
+    assert {"bar", "heatmap", "images", "line"} <= set(PLOTS)
+
+
+def test_images_draw_each_pixel_in_gray_from_the_numbers() -> None:
+    root = _svg(render_plot(SPECS["images"], "samples"))
+    fills = [r.get("fill") for r in root.iter(f"{SVG}rect")]
+    assert len(fills) == 12  # three 2 x 2 pictures
+    assert fills[:4] == ["#000000", "#ffffff", "#808080", "#808080"]  # a gap is mid-gray
+    assert fills[8:] == ["#ffffff", "#000000", "#000000", "#ffffff"]  # its own [-0.1, 0.1] scale
+    assert "pred 8" in _texts(root)
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -134,6 +152,8 @@ def test_count_axes_use_whole_ticks() -> None:
             "values": [[0] * 200] * 200,
         },
         {"x": [1, 2]},
+        {"type": "images", "images": [{"pixels": [[1, 2], [3]]}]},
+        {"type": "images", "images": [{"pixels": [[0] * 300] * 300}]},
     ],
 )
 def test_what_cannot_be_drawn_becomes_a_table(spec: dict[str, object]) -> None:

@@ -124,7 +124,7 @@ class Evidence:
     """One piece of evidence: a file (with its digest), a table, a text or a plot.
 
     ``kind`` is one of ``file``, ``text``, ``table``, ``plot``. Plots are data, not pictures:
-    ``data`` holds a plot spec (``{"type": "bar"|"heatmap"|"line", ...}``) that the HTML report
+    ``data`` holds a plot spec (``{"type": "bar"|"heatmap"|"images"|"line", ...}``) that the HTML report
     draws, so report.json stays diffable and the picture is never out of sync with the numbers.
     """
 

@@ -37,6 +37,7 @@ from pipeshield.errors import ArtifactError, ConfigError
 __all__ = [
     "ArtifactSpec",
     "DatasetSpec",
+    "DomainSpec",
     "EndpointSpec",
     "KeysSpec",
     "ModelSpec",
@@ -72,6 +73,32 @@ def _check_callable(value: str | None) -> str | None:
     return value
 
 
+class DomainSpec(_Spec):
+    """What a valid input of a dataset looks like, so that attacks only make inputs it could hold.
+
+    ``clip`` bounds every feature; ``bounds`` narrows single features (by column name, ``x0``,
+    ``x1``... for NPZ arrays); ``integer`` features stay whole numbers; ``categorical`` and
+    ``immutable`` features are never changed (a category code has no small perturbation, and
+    some features an attacker cannot touch).
+    """
+
+    clip: tuple[float, float] | None = Field(None, description="[lo, hi] for every feature")
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict, description="per-feature [lo, hi]")
+    integer: list[str] = Field(default_factory=list, description="features kept whole numbers")
+    categorical: list[str] = Field(default_factory=list, description="category codes: never changed")
+    immutable: list[str] = Field(default_factory=list, description="features an attacker cannot change")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DomainSpec:
+        ranges = ([("clip", self.clip)] if self.clip is not None else []) + [
+            (f"bounds.{k}", v) for k, v in self.bounds.items()
+        ]
+        for where, (lo, hi) in ranges:
+            if not lo <= hi:
+                raise ValueError(f"{where}: lower bound {lo} is above upper bound {hi}")
+        return self
+
+
 class DatasetSpec(_Spec):
     """A table (CSV, Parquet) or arrays (NPZ) with a role in the pipeline."""
 
@@ -82,6 +109,7 @@ class DatasetSpec(_Spec):
     features: list[str] | None = Field(None, description="feature columns; default: all but label")
     x_key: str = Field("x", description="NPZ array holding the features")
     signature: Path | None = Field(None, description="its OMS signature; default: PATH.sig")
+    domain: DomainSpec | None = Field(None, description="valid inputs: clip range, bounds, integer/categorical features")
     description: str = ""
 
     @model_validator(mode="after")

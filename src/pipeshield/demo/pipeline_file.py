@@ -19,6 +19,10 @@ path = "data/digits_test.npz"
 role = "test"
 label = "label"
 
+[datasets.digits_test.domain]  # what a valid input is: evasion attacks never leave it
+clip = [0.0, 1.0]              # pixel intensities; tabular data can add per-feature `bounds`,
+                               # `integer`, `categorical` and `immutable` feature lists
+
 [datasets.tabular_train]
 path = "data/tabular_train.csv"
 role = "train"

@@ -373,4 +373,46 @@ def _line_chart(spec: Mapping[str, Any], title: str) -> str:
 
 
 #: Plot type -> drawing function ``(spec, title) -> svg``; a new type is one entry here.
-PLOTS: dict[str, PlotFn] = {"bar": _bar, "heatmap": _heatmap, "line": _line_chart}
+_MAX_PIXELS = 40_000
+
+
+def _images(spec: Mapping[str, Any], title: str) -> str:
+    """``{"images": [{"label", "pixels": rows of values}], "min", "max", "columns"}``: small
+    grayscale pictures side by side (clean input, adversarial input, the perturbation), drawn
+    pixel by pixel from the numbers so the picture is the data. A picture may set its own
+    ``min``/``max`` (a perturbation is centred on 0)."""
+    pics = list(spec["images"])
+    if not pics:
+        raise ValueError("no images")
+    grids = [[[_num(v) for v in row] for row in p["pixels"]] for p in pics]
+    if sum(len(g) * len(g[0]) for g in grids if g) > _MAX_PIXELS:
+        raise ValueError(f"more than {_MAX_PIXELS} pixels")
+    if any(not g or any(len(r) != len(g[0]) for r in g) for g in grids):
+        raise ValueError("every image needs rows of equal length")
+    cols = max(1, int(spec.get("columns") or len(pics)))
+    h = max(len(g) for g in grids)
+    w = max(len(g[0]) for g in grids)
+    px = float(max(2, min(12, 96 // max(h, w))))
+    tile_w, tile_h = max(w * px, 72.0), h * px
+    gap, label_h = 14.0, 30.0
+    body = []
+    for k, (pic, grid) in enumerate(zip(pics, grids)):
+        x0 = (k % cols) * (tile_w + gap)
+        y0 = (k // cols) * (tile_h + label_h + gap)
+        lo = _bound(pic, "min", _bound(spec, "min", 0.0))
+        hi = _bound(pic, "max", _bound(spec, "max", 1.0))
+        for r, row in enumerate(grid):
+            for c, v in enumerate(row):
+                t = 0.5 if v is None else min(max((v - lo) / ((hi - lo) or 1.0), 0.0), 1.0)
+                g = round(255 * t)
+                body.append(_rect(x0 + c * px, y0 + r * px, px, px, f"#{g:02x}{g:02x}{g:02x}"))
+        body.append(_text(x0, y0 + tile_h + 13, pic.get("label", ""), limit=int(tile_w // _CHAR_W)))
+        if pic.get("caption"):
+            body.append(_text(x0, y0 + tile_h + 26, pic["caption"], extra=f'fill="{_MUTED}"',
+                              limit=int(tile_w // _CHAR_W)))
+    rows = (len(pics) + cols - 1) // cols
+    width = min(cols, len(pics)) * (tile_w + gap)
+    return _svg(width, rows * (tile_h + label_h + gap), "".join(body), title)
+
+
+PLOTS: dict[str, PlotFn] = {"bar": _bar, "heatmap": _heatmap, "images": _images, "line": _line_chart}

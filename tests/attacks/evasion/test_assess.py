@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -63,9 +64,28 @@ def test_check_fails_digits_cnn_with_a_curve(findings: dict[str, Finding]) -> No
     assert findings["attacks.evasion/digits_cnn/masking"].status is Status.PASS
 
 
-def test_check_skips_the_forest(findings: dict[str, Finding]) -> None:
+def test_check_attacks_the_forest_black_box_in_feature_range_units(findings: dict[str, Finding]) -> None:
     f = findings["attacks.evasion/tabular_forest"]
-    assert f.status is Status.SKIPPED and "black-box attacks are not built yet" in f.message
+    assert f.status in (Status.FAIL, Status.PASS)
+    assert f.metrics["access"] == "black-box" and f.metrics["eps_units"] == "feature-range"
+    assert "10% of its range" in f.message and "queries per input" in f.message
+    assert {"robust_accuracy_square", "robust_accuracy_hop-skip-jump", "robust_accuracy_transfer"} <= set(f.metrics)
+    assert "white-box gradient attacks" in f.caveat  # says what was not measured
+    table = f.evidence[1]
+    assert table.kind == "table" and table.data is not None
+    rows = table.data["rows"]
+    assert rows and all(abs(r[4]) > 0 for r in rows)  # only features the attack really changed
+
+
+def test_digits_samples_are_verified_adversarial_images(findings: dict[str, Finding]) -> None:
+    f = findings["attacks.evasion/digits_cnn"]
+    pics = f.evidence[1].data
+    assert pics is not None and pics["type"] == "images" and len(pics["images"]) % 3 == 0
+    for clean, adv, delta in zip(pics["images"][::3], pics["images"][1::3], pics["images"][2::3]):
+        assert clean["label"].split(": ")[1] != adv["label"].split(": ")[1]  # the prediction flipped
+        d = np.asarray(delta["pixels"])
+        assert np.abs(d).max() <= 0.1 + 1e-3  # inside the policy ball (pixels rounded to 4 places)
+        assert np.all((np.asarray(adv["pixels"]) >= 0) & (np.asarray(adv["pixels"]) <= 1))
 
 
 def test_cli_exit_codes_and_json(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -81,5 +101,6 @@ def test_cli_exit_codes_and_json(demo: Path, capsys: pytest.CaptureFixture[str])
         main(["attack", "evasion", str(demo), "--model", "digits_cnn", "--eps", "0", "--format", "json"])
     assert exc.value.code == 0
     with pytest.raises(SystemExit) as exc:
-        main(["attack", "evasion", str(demo), "--model", "tabular_forest"])
+        main(["attack", "evasion", str(demo), "--model", "nope"])
     assert exc.value.code == 2
+    assert "no model named 'nope'" in capsys.readouterr().err

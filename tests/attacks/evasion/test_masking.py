@@ -8,7 +8,11 @@ import pytest
 import torch
 
 from pipeshield.attacks.evasion.assess import EvasionAssessment, assess_evasion
-from pipeshield.attacks.evasion.masking import run_masking_checks
+from pipeshield.attacks.evasion.masking import (
+    check_black_box,
+    check_convergence,
+    run_masking_checks,
+)
 
 CLIP = (0.0, 1.0)
 GRID = [0.0, 0.05, 0.1, 0.2, 0.3]
@@ -45,7 +49,9 @@ def _run(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[Evas
 def test_honest_model_is_not_flagged(digits: tuple[torch.nn.Module, torch.Tensor, torch.Tensor]) -> None:
     model, x, y = digits
     a, flags = _run(model, x, y)
-    assert set(flags) == {"single-step", "monotonic", "large-eps", "zero-gradient", "random-sampling"}
+    assert set(flags) == {
+        "single-step", "monotonic", "large-eps", "zero-gradient", "random-sampling", "convergence"
+    }
     assert not any(flags.values()), flags
     assert a.ensemble_at(0.3) < a.ensemble_at(0.05) < a.clean_accuracy
 
@@ -56,3 +62,30 @@ def test_quantized_model_is_flagged(digits: tuple[torch.nn.Module, torch.Tensor,
     a, flags = _run(masked, x, y)
     assert flags["zero-gradient"] and flags["large-eps"], flags
     assert a.clean_accuracy > 0.5
+
+
+def test_black_box_beating_gradients_is_flagged_only_on_the_masked_model(
+    digits: tuple[torch.nn.Module, torch.Tensor, torch.Tensor],
+) -> None:
+    model, x, y = digits
+    x, y = x[:80], y[:80]
+    verdict = {}
+    for name, m in (("honest", model), ("masked", torch.nn.Sequential(Quantize(), model))):
+        a = assess_evasion(m, x, y, eps_grid=[0.0, 0.3], clip=CLIP, budget="quick",
+                           attacks=["pgd", "apgd-ce", "square"], seed=0)
+        r = check_black_box(a)
+        assert r is not None
+        verdict[name] = r.flagged
+    assert verdict == {"honest": False, "masked": True}
+    a = assess_evasion(model, x, y, eps_grid=[0.1], clip=CLIP, budget="quick", seed=0)
+    assert check_black_box(a) is None  # no Square run: nothing to compare
+
+
+def test_an_unconverged_assessment_is_flagged(digits: tuple[torch.nn.Module, torch.Tensor, torch.Tensor]) -> None:
+    model, x, y = digits
+    a = assess_evasion(model, x, y, eps_grid=[0.1], clip=CLIP, budget="quick", steps=1, seed=0)
+    assert a.settings["steps"]["pgd"] == 1
+    one_step = check_convergence(model, x, y, a, eps=0.1, clip=CLIP)
+    assert one_step.flagged, one_step.message  # 1 step vs 5 steps x 3 restarts
+    a = assess_evasion(model, x, y, eps_grid=[0.1], clip=CLIP, budget="quick", seed=0)
+    assert not check_convergence(model, x, y, a, eps=0.1, clip=CLIP).flagged

@@ -2,10 +2,17 @@
 per-input worst case across attacks (the "ensemble"), streamed in batches.
 
 One attack's robust accuracy is only an upper bound on the true one; the ensemble takes, for each
-input, the worst case over FGSM, PGD and APGD (CE, and DLR when there are >= 3 classes), which is
-the number a robustness researcher would report (REFERENCES.md, AutoAttack). Each attack is also
-kept on its own, because the gradient-masking checks compare them (an iterative attack that loses
-to a single step points at a broken gradient, not at a robust model).
+input, the worst case over every attack run - by default FGSM, PGD and APGD-CE, plus APGD-DLR
+(>= 3 classes) and APGD-T (targeted DLR, >= 4 classes) with the standard and thorough budgets -
+which is the number a robustness researcher would report (REFERENCES.md, AutoAttack).
+
+Design: every attack runs on *all* correctly classified inputs of a batch and keeps its own
+column, because the gradient-masking checks compare columns (an iterative attack that loses to a
+single step points at a broken gradient, not at a robust model) and a column computed on the
+leftovers of another attack would be meaningless. The worst-case column is then the per-input OR
+of those columns and costs nothing extra. Skipping inputs an earlier attack already flipped is
+what :func:`~pipeshield.attacks.evasion.ensemble.ensemble_attack` does, where there are no
+per-attack columns to keep.
 
     >>> a = assess_evasion(model, x, y, eps_grid=[0, 0.1, 0.3], clip=(0.0, 1.0))  # doctest: +SKIP
     >>> a.ensemble_at(0.1)  # doctest: +SKIP
@@ -14,59 +21,104 @@ to a single step points at a broken gradient, not at a robust model).
 
 from __future__ import annotations
 
-import enum
 import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from pipeshield.attacks.evasion._engine import AttackResult, as_module, frozen, prepare
-from pipeshield.attacks.evasion.auto_pgd import apgd
-from pipeshield.attacks.evasion.projected_gradient import fgsm, pgd
+from pipeshield.attacks.evasion.ensemble import RUNNERS, AttackOptions, Budget, check_attacks
 from pipeshield.attacks.evasion.projections import check_norm, lp_norm
 
-__all__ = ["Budget", "EvasionAssessment", "assess_evasion", "attack_plan"]
+if TYPE_CHECKING:
+    from pipeshield.attacks.evasion.domain import Domain
 
-
-class Budget(enum.StrEnum):
-    """How hard the attacks try: ``quick`` for CI, ``standard`` for a release decision."""
-
-    QUICK = "quick"
-    STANDARD = "standard"
-
-
-#: Iterations per attack and budget. DLR runs only with the standard budget (and >= 3 classes).
-_STEPS: dict[Budget, dict[str, int]] = {
-    Budget.QUICK: {"pgd": 10, "apgd-ce": 20},
-    Budget.STANDARD: {"pgd": 40, "apgd-ce": 100, "apgd-dlr": 100},
-}
-RESTARTS = 1
+__all__ = ["Budget", "EvasionAssessment", "assess_evasion", "attack_plan", "default_attacks"]
 
 _Run = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, float], AttackResult]
 
 
+def default_attacks(budget: Budget | str, n_classes: int) -> tuple[str, ...]:
+    """The attacks an assessment runs when none are named: FGSM, PGD and APGD-CE; with the
+    standard and thorough budgets also APGD-DLR (>= 3 classes) and APGD-T (>= 4 classes); with
+    thorough also the black-box Square attack, which the masking checks hold the gradients to."""
+    names = ["fgsm", "pgd", "apgd-ce"]
+    if Budget(budget) is not Budget.QUICK:
+        names += ["apgd-dlr"] if n_classes >= 3 else []
+        names += ["apgd-t"] if n_classes >= 4 else []
+    if Budget(budget) is Budget.THOROUGH:
+        names += ["square"]
+    return tuple(names)
+
+
 def attack_plan(
-    budget: Budget | str, n_classes: int, norm: str, clip: Any, seed: int
+    budget: Budget | str,
+    n_classes: int,
+    norm: str,
+    clip: Any,
+    seed: int,
+    *,
+    attacks: Sequence[str] | None = None,
+    steps: int | None = None,
+    step_size: float | None = None,
+    random_start: bool | None = None,
+    input_shape: Sequence[int] | None = None,
 ) -> dict[str, _Run]:
-    """Attack name -> a call ``(module, x, y, eps)``, in the order they are reported."""
-    steps = _STEPS[Budget(budget)]
-    plan: dict[str, _Run] = {
-        "fgsm": lambda m, x, y, e: fgsm(m, x, y, eps=e, norm=norm, clip=clip),
-        "pgd": lambda m, x, y, e: pgd(
-            m, x, y, eps=e, norm=norm, steps=steps["pgd"], restarts=RESTARTS, clip=clip, seed=seed
-        ),
-        "apgd-ce": lambda m, x, y, e: apgd(
-            m, x, y, eps=e, norm=norm, steps=steps["apgd-ce"], loss="ce", clip=clip, seed=seed
-        ),
-    }
-    if "apgd-dlr" in steps and n_classes >= 3:
-        plan["apgd-dlr"] = lambda m, x, y, e: apgd(
-            m, x, y, eps=e, norm=norm, steps=steps["apgd-dlr"], loss="dlr", clip=clip, seed=seed
-        )
-    return plan
+    """Attack name -> a call ``(module, x, y, eps)``, in the order they are reported.
+
+    ``attacks`` names attacks of :data:`~pipeshield.attacks.evasion.ensemble.RUNNERS`
+    (default: :func:`default_attacks`); the overrides are those of
+    :class:`~pipeshield.attacks.evasion.ensemble.AttackOptions`.
+    """
+    opts = _options(budget, norm, clip, seed, steps, step_size, random_start, input_shape)
+    names = check_attacks(attacks, n_classes) if attacks is not None else default_attacks(budget, n_classes)
+
+    def bind(name: str) -> _Run:
+        runner = RUNNERS[name]
+        return lambda m, x, y, e: runner(m, x, y, e, opts)
+
+    return {name: bind(name) for name in names}
+
+
+def _made_legal(
+    module: torch.nn.Module,
+    domain: Domain,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_adv: torch.Tensor,
+    success: torch.Tensor,
+    norm: str,
+    eps: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Adversarials made legal for the domain (integers whole), re-asked of the model."""
+    fixed = domain.finalize(x.cpu().numpy(), x_adv.detach().cpu().numpy(), norm, eps)
+    legal = torch.as_tensor(fixed, dtype=x.dtype, device=x.device)
+    with frozen(module), torch.no_grad():
+        still = module(legal).argmax(dim=1) != y
+    return legal, success & still
+
+
+def _options(
+    budget: Budget | str,
+    norm: str,
+    clip: Any,
+    seed: int,
+    steps: int | None,
+    step_size: float | None,
+    random_start: bool | None,
+    input_shape: Sequence[int] | None,
+) -> AttackOptions:
+    if steps is not None and steps < 1:
+        raise ValueError("steps must be >= 1")
+    return AttackOptions(
+        norm=check_norm(norm), budget=Budget(budget), clip=clip, seed=seed, steps=steps,
+        step_size=step_size, random_start=random_start,
+        input_shape=tuple(int(v) for v in input_shape) if input_shape is not None else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -76,7 +128,7 @@ class EvasionAssessment:
     ``attack_success_rate`` is the share of *correctly classified* inputs the ensemble flips;
     ``median_perturbation`` the median ``norm`` size of the smallest successful perturbation per
     flipped input (NaN when none). ``flipped`` (per eps, one bool per input) lets the masking checks
-    ask which inputs the gradient attacks missed.
+    ask which inputs the attacks missed; ``seconds`` is each attack's wall time, all epsilons.
     """
 
     norm: str
@@ -91,6 +143,7 @@ class EvasionAssessment:
     settings: dict[str, Any]
     clean_correct: np.ndarray = field(repr=False, compare=False)
     flipped: tuple[np.ndarray, ...] = field(repr=False, compare=False)
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
     def _index(self, eps: float) -> int:
         for i, e in enumerate(self.eps_grid):
@@ -135,12 +188,24 @@ def assess_evasion(
     budget: Budget | str = Budget.QUICK,
     seed: int = 0,
     batch_size: int = 256,
+    attacks: Sequence[str] | None = None,
+    steps: int | None = None,
+    step_size: float | None = None,
+    random_start: bool | None = None,
+    input_shape: Sequence[int] | None = None,
+    domain: Domain | None = None,
 ) -> EvasionAssessment:
     """Attack ``x`` (labels ``y`` as class indices) at every epsilon of ``eps_grid``.
 
     Attacks run only on inputs the model already classifies correctly (the others count as
-    not robust), one batch at a time, so memory stays flat as the set grows.
+    not robust), one batch at a time, so memory stays flat as the set grows. ``attacks`` and the
+    overrides are those of :func:`attack_plan`; ``input_shape`` is for Square on flat rows.
+    ``domain`` (instead of ``clip``) bounds every feature, pins frozen ones during the attack, and
+    makes integer features whole afterwards; only adversarials that still fool the model when
+    made legal count.
     """
+    if domain is not None and clip is not None:
+        raise ValueError("give clip or domain, not both")
     n_norm = check_norm(norm)
     grid = tuple(sorted({float(e) for e in eps_grid}))
     if not grid or grid[0] < 0:
@@ -150,7 +215,9 @@ def assess_evasion(
     if n == 0:
         raise ValueError("cannot assess robustness on an empty set")
     budget = Budget(budget)
+    opts = _options(budget, n_norm, clip, seed, steps, step_size, random_start, input_shape)
     plan: dict[str, _Run] | None = None
+    seconds: dict[str, float] = {}
     n_classes = 0
     correct_all: list[np.ndarray] = []
     flipped_by: dict[str, list[list[np.ndarray]]] = {}
@@ -161,20 +228,36 @@ def assess_evasion(
             logits = module(xb)
         n_classes = int(logits.shape[1])
         if plan is None:
-            plan = attack_plan(budget, n_classes, n_norm, clip, seed)
+            plan = attack_plan(
+                budget, n_classes, n_norm, clip, seed, attacks=attacks, steps=steps,
+                step_size=step_size, random_start=random_start, input_shape=input_shape,
+            )
             flipped_by = {name: [[] for _ in grid] for name in plan}
+            seconds = dict.fromkeys(plan, 0.0)
         ok = (logits.argmax(dim=1) == yb).cpu().numpy()
         correct_all.append(ok)
         xo, yo = xb[torch.as_tensor(ok, device=xb.device)], yb[torch.as_tensor(ok, device=xb.device)]
+        batch_opts = opts
+        if domain is not None and len(xo):
+            lo, hi = domain.clip_for(xo.cpu().numpy())
+            batch_opts = replace(opts, clip=(
+                torch.as_tensor(lo, dtype=xo.dtype, device=xo.device),
+                torch.as_tensor(hi, dtype=xo.dtype, device=xo.device),
+            ))
         for j, eps in enumerate(grid):
             smallest = np.full(len(ok), np.inf)
-            for name, run in plan.items():
+            for name in plan:
                 hit = np.zeros(len(ok), dtype=bool)
                 if eps > 0 and len(xo):
-                    res = run(module, xo, yo, eps)
-                    s = res.success.cpu().numpy()
+                    t0 = time.perf_counter()
+                    res = RUNNERS[name](module, xo, yo, eps, batch_opts)
+                    x_adv, succ = res.x_adv, res.success
+                    if domain is not None and not domain.is_box:
+                        x_adv, succ = _made_legal(module, domain, xo, yo, x_adv, succ, n_norm, eps)
+                    seconds[name] += time.perf_counter() - t0
+                    s = succ.cpu().numpy()
                     hit[ok] = s
-                    size = lp_norm(res.x_adv - xo, n_norm).cpu().numpy()
+                    size = lp_norm(x_adv - xo, n_norm).cpu().numpy()
                     sub = smallest[ok]
                     smallest[ok] = np.where(s, np.minimum(sub, size), sub)
                 flipped_by[name][j].append(hit)
@@ -207,14 +290,13 @@ def assess_evasion(
         ),
         median_perturbation=medians,
         settings={
-            "budget": budget.value,
+            **opts.settings(),
             "attacks": list(plan),
-            "steps": dict(_STEPS[budget]),
-            "restarts": RESTARTS,
-            "seed": seed,
             "clip": [None if c is None else float(c) for c in clip] if clip is not None else None,
             "batch_size": batch_size,
+            **({"domain": domain.to_dict()} if domain is not None else {}),
         },
         clean_correct=correct,
         flipped=ensemble_flips,
+        seconds=seconds,
     )

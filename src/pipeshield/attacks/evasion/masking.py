@@ -26,6 +26,8 @@ from pipeshield.attacks.evasion.projections import check_norm, clip_domain, lp_n
 
 __all__ = [
     "MaskingResult",
+    "check_black_box",
+    "check_convergence",
     "check_large_eps",
     "check_monotonic",
     "check_random_sampling",
@@ -40,6 +42,9 @@ LARGE_EPS_MAX_ROBUST = 0.10
 ZERO_GRAD_NORM = 1e-12
 ZERO_GRAD_MAX_FRACTION = 0.5
 RANDOM_MISSED_MAX = 0.02
+BLACK_BOX_MARGIN = 0.02  # a score-only attack may beat gradients by noise, not by 2 points
+CONVERGENCE_MARGIN = 0.03  # 5x the iterations and 3 restarts may gain noise, not 3 points
+CONVERGENCE_INPUTS = 100
 
 
 @dataclass(frozen=True)
@@ -52,20 +57,39 @@ class MaskingResult:
     evidence: dict[str, float | int | str | None]
 
 
+_ITERATIVE = ("pgd", "apgd-ce", "apgd-dlr", "apgd-t")
+
+
 def check_single_step(a: EvasionAssessment) -> MaskingResult:
-    """Iterative PGD must do at least as well as one FGSM step at every epsilon."""
-    gaps = [p - f for f, p in zip(a.robust_accuracy["fgsm"], a.robust_accuracy["pgd"], strict=True)]
+    """Iterative PGD must do at least as well as one FGSM step at every epsilon.
+
+    Without PGD in the assessment the first APGD variant run stands in for it; without FGSM or
+    any iterative attack the check cannot run and says so (``flagged`` False, ``evidence``
+    ``{"skipped": ...}``): it is not evidence of an honest gradient.
+    """
+    it = next((k for k in _ITERATIVE if k in a.robust_accuracy), None)
+    if "fgsm" not in a.robust_accuracy or it is None:
+        return MaskingResult(
+            "single-step",
+            False,
+            "not run: the assessment needs FGSM and an iterative gradient attack (PGD or APGD)",
+            {"skipped": "fgsm or an iterative attack missing"},
+        )
+    fg, iters = a.robust_accuracy["fgsm"], a.robust_accuracy[it]
+    gaps = [p - f for f, p in zip(fg, iters, strict=True)]
     worst = int(np.argmax(gaps))
     flagged = gaps[worst] > SINGLE_STEP_MARGIN
     eps = a.eps_grid[worst]
+    label = it.upper()
     return MaskingResult(
         "single-step",
         flagged,
-        f"one FGSM step leaves {a.robust_accuracy['fgsm'][worst]:.1%} robust at eps {eps:g} but "
-        f"PGD {a.robust_accuracy['pgd'][worst]:.1%}: the iterative attack is being misled"
+        f"one FGSM step leaves {fg[worst]:.1%} robust at eps {eps:g} but "
+        f"{label} {iters[worst]:.1%}: the iterative attack is being misled"
         if flagged
-        else "iterative PGD is at least as strong as single-step FGSM at every epsilon",
-        {"eps": eps, "max_gap": round(gaps[worst], 6), "margin": SINGLE_STEP_MARGIN},
+        else f"iterative {label} is at least as strong as single-step FGSM at every epsilon",
+        {"eps": eps, "max_gap": round(gaps[worst], 6), "margin": SINGLE_STEP_MARGIN,
+         "iterative": it},
     )
 
 
@@ -184,6 +208,68 @@ def check_random_sampling(
     )
 
 
+def check_black_box(a: EvasionAssessment) -> MaskingResult | None:
+    """The score-only Square attack must not beat every gradient attack (``None`` without it):
+    a blind attacker who wins where gradients lose points at a gradient that lies."""
+    if "square" not in a.robust_accuracy:
+        return None
+    grads = [v for k, v in a.robust_accuracy.items() if k not in ("square", "fgsm")]
+    if not grads:
+        return None
+    best = [min(col[j] for col in grads) for j in range(len(a.eps_grid))]
+    gaps = [g - s for g, s in zip(best, a.robust_accuracy["square"], strict=True)]
+    worst = int(np.argmax(gaps))
+    flagged = gaps[worst] > BLACK_BOX_MARGIN
+    eps = a.eps_grid[worst]
+    return MaskingResult(
+        "black-box",
+        flagged,
+        f"the black-box Square attack leaves {a.robust_accuracy['square'][worst]:.1%} robust at eps "
+        f"{eps:g}, the best gradient attack {best[worst]:.1%}: the gradients are misleading"
+        if flagged
+        else "no black-box attack beats the gradient attacks",
+        {"eps": eps, "max_gap": round(gaps[worst], 6), "margin": BLACK_BOX_MARGIN},
+    )
+
+
+def check_convergence(
+    module: Any,
+    x: Any,
+    y: Any,
+    a: EvasionAssessment,
+    *,
+    eps: float,
+    clip: Any = None,
+    seed: int = 0,
+) -> MaskingResult:
+    """Five times the PGD iterations and three restarts must not gain much on the same inputs:
+    if they do, the assessment's attacks had not converged and its numbers are too kind."""
+    mod = as_module(module)
+    n = min(len(x), CONVERGENCE_INPUTS)
+    base_steps = int(a.settings.get("steps", {}).get("pgd", 10))
+    xs, ys = x[:n], y[:n]
+    base = pgd(mod, xs, ys, eps=eps, norm=a.norm, steps=base_steps, random_start=True, clip=clip, seed=seed)
+    more = pgd(mod, xs, ys, eps=eps, norm=a.norm, steps=5 * base_steps, restarts=3, random_start=True,
+               clip=clip, seed=seed + 1)
+    with frozen(mod), torch.no_grad():
+        xt, yt = prepare(mod, xs, ys)
+        ok = (mod(xt).argmax(dim=1) == yt).cpu().numpy()
+    r_base = float((ok & ~base.success.cpu().numpy()).mean()) if n else 0.0
+    r_more = float((ok & ~more.success.cpu().numpy()).mean()) if n else 0.0
+    gain = r_base - r_more
+    flagged = gain > CONVERGENCE_MARGIN
+    return MaskingResult(
+        "convergence",
+        flagged,
+        f"{5 * base_steps} PGD steps with 3 restarts cut robust accuracy from {r_base:.1%} to "
+        f"{r_more:.1%} at eps {eps:g}: the assessment's attacks had not converged"
+        if flagged
+        else f"{5 * base_steps} PGD steps with 3 restarts gain {gain:.1%} over {base_steps} steps",
+        {"eps": eps, "robust_base": round(r_base, 6), "robust_more": round(r_more, 6),
+         "steps": base_steps, "margin": CONVERGENCE_MARGIN, "inputs": n},
+    )
+
+
 def run_masking_checks(
     module: Any,
     x: Any,
@@ -195,17 +281,21 @@ def run_masking_checks(
     clip: Any = None,
     seed: int = 0,
 ) -> list[MaskingResult]:
-    """All five checks. ``large_eps`` defaults to the width of ``clip`` (1.0 without one)."""
+    """Every check that applies: the seven, less black-box when no Square attack was run.
+    ``large_eps`` defaults to the width of ``clip`` (1.0 without one)."""
     if large_eps is None:
         large_eps = 1.0
         if clip is not None and np.ndim(clip[0]) == 0 and np.ndim(clip[1]) == 0:
             large_eps = float(clip[1]) - float(clip[0])
         if assessment.norm == "l2":  # the diagonal of the input box
             large_eps *= float(np.sqrt(np.prod(np.shape(x)[1:])))
-    return [
+    checks = [
         check_single_step(assessment),
         check_monotonic(assessment),
         check_large_eps(module, x, y, eps=large_eps, norm=assessment.norm, clip=clip, seed=seed),
         check_zero_gradient(module, x, y),
         check_random_sampling(module, x, y, assessment, eps=eps, clip=clip, seed=seed),
+        check_convergence(module, x, y, assessment, eps=eps, clip=clip, seed=seed),
     ]
+    black = check_black_box(assessment)
+    return checks if black is None else [*checks, black]

@@ -181,7 +181,7 @@ def square(
     norm: str = "linf",
     max_queries: int = 1000,
     p_init: float | None = None,
-    clip: tuple[float, float] | None = None,
+    clip: tuple[Any, Any] | None = None,
     input_shape: Sequence[int] | None = None,
     seed: int = 0,
 ) -> SquareResult:
@@ -189,8 +189,9 @@ def square(
 
     ``y`` holds label values (of ``target.classes`` when it has them). ``p_init`` is the initial
     fraction of features a window covers (paper: 0.05 L-inf, 0.1 L2). Inputs the target already
-    misclassifies cost one query and are returned unchanged with ``success`` True. Deterministic
-    for a given ``seed``.
+    misclassifies cost one query and are returned unchanged with ``success`` True. ``clip`` bounds
+    are scalars, per-feature arrays, or arrays shaped like ``x`` (per input: the data domain pins
+    frozen features that way). Deterministic for a given ``seed``.
     """
     if norm not in ("linf", "l2"):
         raise ValueError(f"norm must be 'linf' or 'l2', got {norm!r}")
@@ -204,7 +205,8 @@ def square(
     c, h, w = _shape4(x0, input_shape)
     n, flat = len(x0), c * h * w
     xi = x0.reshape(n, c, h, w)
-    lo, hi = clip if clip is not None else (-np.inf, np.inf)
+    lo = _bounds(clip[0] if clip is not None else -np.inf, n, (c, h, w))
+    hi = _bounds(clip[1] if clip is not None else np.inf, n, (c, h, w))
     p0 = p_init if p_init is not None else (0.05 if norm == "linf" else 0.1)
     rng = np.random.default_rng(seed)
     queries = np.zeros(n, dtype=np.int64)
@@ -221,9 +223,9 @@ def square(
         xa = xi[act]
         if norm == "linf":
             stripes = eps * rng.choice([-1.0, 1.0], size=(len(act), c, 1, w))
-            init = np.clip(xa + stripes, lo, hi)
+            init = np.clip(xa + stripes, lo[act], hi[act])
         else:
-            init = _l2_init(xa, eps, lo, hi, rng)
+            init = _l2_init(xa, eps, lo[act], hi[act], rng)
         m_init = _margin(target, init, col[act], flat)
         queries[act] += 1
         better = m_init < margin[act]
@@ -238,9 +240,9 @@ def square(
             it += 1
             xa, xb = xi[act], x_best[act]
             if norm == "linf":
-                cand = _linf_step(xa, xb, eps, p, lo, hi, rng, (c, h, w))
+                cand = _linf_step(xa, xb, eps, p, lo[act], hi[act], rng, (c, h, w))
             else:
-                cand = _l2_step(xa, xb, eps, p, lo, hi, rng, (c, h, w))
+                cand = _l2_step(xa, xb, eps, p, lo[act], hi[act], rng, (c, h, w))
             m_new = _margin(target, cand, col[act], flat)
             queries[act] += 1
             better = m_new < margin[act]
@@ -249,7 +251,7 @@ def square(
 
     success = margin < 0
     out = x_best.reshape(orig_shape)
-    _check(x0, out, norm, eps, clip)
+    _check(xi, x_best, norm, eps, lo, hi)
     return SquareResult(out, success, queries)
 
 
@@ -258,8 +260,8 @@ def _linf_step(
     xb: np.ndarray,
     eps: float,
     p: float,
-    lo: float,
-    hi: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
     rng: np.random.Generator,
     chw: tuple[int, int, int],
 ) -> np.ndarray:
@@ -277,12 +279,12 @@ def _linf_step(
             break
         idx = np.flatnonzero(same)
         signs = eps * rng.choice([-1.0, 1.0], size=(len(idx), c, 1, 1))
-        cand[idx] = np.clip(xa[idx] + np.where(mask[idx], signs, delta[idx]), lo, hi)
+        cand[idx] = np.clip(xa[idx] + np.where(mask[idx], signs, delta[idx]), lo[idx], hi[idx])
     return np.asarray(cand)
 
 
 def _l2_init(
-    xa: np.ndarray, eps: float, lo: float, hi: float, rng: np.random.Generator
+    xa: np.ndarray, eps: float, lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     m, c, h, w = xa.shape
     delta = np.zeros_like(xa)
@@ -308,8 +310,8 @@ def _l2_step(
     xb: np.ndarray,
     eps: float,
     p: float,
-    lo: float,
-    hi: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
     rng: np.random.Generator,
     chw: tuple[int, int, int],
 ) -> np.ndarray:
@@ -341,7 +343,19 @@ def _l2_step(
     return np.asarray(np.clip(xa + new * scale, lo, hi))
 
 
-def _check(x: np.ndarray, x_adv: np.ndarray, norm: str, eps: float, clip: Any) -> None:
+def _bounds(bound: Any, n: int, chw: tuple[int, int, int]) -> np.ndarray:
+    """A bound (scalar, per feature, or per input) as an ``(n, c, h, w)`` array."""
+    a = np.asarray(bound, dtype=np.float64)
+    if a.ndim == 0 or a.size == int(np.prod(chw)):
+        return np.broadcast_to(a.reshape((1, *chw)) if a.ndim else a, (n, *chw))
+    if a.size == n * int(np.prod(chw)):
+        return a.reshape((n, *chw))
+    raise ValueError(f"clip bound of shape {a.shape} fits neither one input nor the {n} inputs")
+
+
+def _check(
+    x: np.ndarray, x_adv: np.ndarray, norm: str, eps: float, lo: np.ndarray, hi: np.ndarray
+) -> None:
     """Refuse to report an illegal result: NaNs, or a perturbation outside the ball or domain."""
     if np.isnan(x_adv).any():
         raise TargetError("the Square attack produced NaN inputs")
@@ -349,6 +363,6 @@ def _check(x: np.ndarray, x_adv: np.ndarray, norm: str, eps: float, clip: Any) -
     size = np.abs(d).max(axis=1) if norm == "linf" else np.sqrt((d**2).sum(axis=1))
     if len(x) and float(size.max()) > eps + 1e-7 * max(1.0, eps):
         raise RuntimeError(f"internal error: perturbation exceeds eps={eps} ({norm})")
-    if clip is not None and ((x_adv < clip[0] - 1e-7).any() or (x_adv > clip[1] + 1e-7).any()):
+    if (x_adv < lo - 1e-7).any() or (x_adv > hi + 1e-7).any():
         raise RuntimeError("internal error: adversarial input outside the clip range")
 
