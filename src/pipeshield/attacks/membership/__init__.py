@@ -1,0 +1,76 @@
+"""Membership inference: can an attacker with query access tell who was in the training set?
+
+:func:`evaluate` attacks your own model with the methods privacy researchers use and measures
+them with the numbers they report:
+
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> from pipeshield.attacks.membership import evaluate
+    >>> model = RandomForestClassifier(random_state=0).fit(x_train, y_train)  # doctest: +SKIP
+    >>> result = evaluate(model, x_train, y_train, x_test, y_test, n_reference=16)  # doctest: +SKIP
+    >>> result.attacks["lira"].auc, result.attacks["lira"].tpr_at_fpr[0.001]  # doctest: +SKIP
+    (0.87, 0.21)
+
+Stable interface (automation relies on it):
+
+- ``evaluate(model, x_members, y_members, x_nonmembers, y_nonmembers, *, n_reference=16,
+  train_fn=None, seed=0, population=None, template=None, executor=None, jobs=None,
+  rmia_a=0.3, rmia_gamma=1.0, delta=1e-5, confidence=0.95, top_k=10) -> MembershipResult``.
+  ``model``: a fitted scikit-learn classifier (reference models are ``clone(model).fit`` on
+  resampled data), a ``torch.nn.Module`` returning logits (needs ``train_fn(x, y, *, seed) ->
+  model``), or any object with ``predict_proba`` (black box: needs ``train_fn`` or a scikit-learn
+  ``template``). Bad input raises ``ValueError`` naming the problem.
+- ``MembershipResult.attacks[name]`` for ``loss``, ``correctness``, ``confidence``, ``lira``
+  (online), ``lira_offline``, ``lira_fixed_variance``, ``lira_offline_fixed_variance``, ``rmia``
+  and ``rmia_offline``; each an :class:`AttackMetrics` with ``auc``, ``tpr_at_fpr`` (FPR -> TPR
+  for 0.01, 0.001 and 0.0), ``advantage``, ``epsilon_lower_bound``, ``scores`` (numpy, members
+  first then non-members), ``most_exposed`` and ``to_dict()`` (JSON types only).
+- :mod:`pipeshield.attacks.membership.metrics`: the same metrics for any scores.
+
+Reference models are the cost: each record is IN for half of them (the standard LiRA setup),
+and they are trained in parallel through :mod:`pipeshield.core.executor`. What the numbers do not
+say: a low AUC is not privacy (a stronger attack, more reference models, or the few records the
+attack singles out may tell a different story; only differential privacy bounds every attack),
+and a TPR at 0.1% FPR measured on fewer than a few thousand non-members is mostly noise.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "ATTACKS",
+    "FPR_LEVELS",
+    "AttackMetrics",
+    "ExposedRecord",
+    "MembershipResult",
+    "evaluate",
+]
+
+# Loaded on first use, like the evasion package: importing the package must stay cheap.
+_LAZY = {
+    "evaluate": "api",
+    "ATTACKS": "attacks",
+    "FPR_LEVELS": "results",
+    "AttackMetrics": "results",
+    "ExposedRecord": "results",
+    "MembershipResult": "results",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pipeshield.attacks.membership' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"pipeshield.attacks.membership.{module}"), name)
+
+
+if TYPE_CHECKING:
+    from pipeshield.attacks.membership.api import evaluate
+    from pipeshield.attacks.membership.attacks import ATTACKS
+    from pipeshield.attacks.membership.results import (
+        FPR_LEVELS,
+        AttackMetrics,
+        ExposedRecord,
+        MembershipResult,
+    )
