@@ -43,6 +43,7 @@ __all__ = [
     "ModelSpec",
     "Pipeline",
     "PolicySpec",
+    "PrivacyClaim",
     "load_pipeline",
     "parse_pipeline",
     "redact_url",
@@ -125,6 +126,14 @@ class DatasetSpec(_Spec):
         return self
 
 
+class PrivacyClaim(_Spec):
+    """The differential-privacy guarantee a model's training claims; audits test it."""
+
+    epsilon: float = Field(gt=0, description="the claimed epsilon")
+    delta: float = Field(1e-5, ge=0, lt=1, description="the claimed delta")
+    accountant: str = Field("", description="how the claim was computed (rdp, prv, gdp...)")
+
+
 class ModelSpec(_Spec):
     """A model file and how to load it; ``builder`` rebuilds a torch module for a state_dict."""
 
@@ -139,6 +148,7 @@ class ModelSpec(_Spec):
     trusted_types: list[str] = Field(default_factory=list, description="extra skops types")
     signature: Path | None = Field(None, description="its OMS signature; default: PATH.sig")
     provenance: Path | None = Field(None, description="its signed training provenance; default: PATH.provenance.sig")
+    privacy: PrivacyClaim | None = Field(None, description="the (epsilon, delta) its training claims")
     description: str = ""
 
     _v_builder = field_validator("builder", "training")(_check_callable)
