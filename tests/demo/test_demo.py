@@ -55,6 +55,9 @@ def test_demo_report_content(demo_run: tuple[Path, subprocess.CompletedProcess[s
         "data.poisoning/digits_cnn",
         "attacks.evasion/digits_cnn",
         "attacks.evasion/tabular_forest",  # not planted: found (black-box, 10% of each feature's range)
+        "attacks.extraction/digits_cnn",  # not planted: found (knockoff copy > 90% fidelity from 500 queries)
+        "attacks.extraction/tabular_forest",  # not planted: found (knockoff copy from its 304-row pool)
+        "attacks.membership/tabular_forest",  # planted: memorised training rows (LiRA AUC ~0.76)
     }
     scanned = by_id["supplychain.model-files/artifacts.legacy_forest"]
     assert scanned["severity"] == "critical" and "posix.system" in scanned["message"]

@@ -167,3 +167,5 @@ def poison_command(
 
 
 import pipeshield.cli.evasion  # noqa: E402,F401  (`pipeshield attack evasion` shares the attack group)
+import pipeshield.cli.extraction  # noqa: E402,F401  (`pipeshield attack extraction`)
+import pipeshield.cli.membership  # noqa: E402,F401  (`pipeshield attack membership`)

@@ -64,6 +64,10 @@ BUILTIN_CHECK_MODULES: tuple[str, ...] = (
     "pipeshield.data.leakage.check",
     "pipeshield.data.poisoning.check",
     "pipeshield.attacks.evasion.check",
+    "pipeshield.attacks.inversion.check",
+    "pipeshield.attacks.membership.check",
+    "pipeshield.attacks.extraction.check",
+    "pipeshield.attacks.membership.dp_audit_check",
 )
 
 _REGISTRY: dict[str, type[Check]] = {}

@@ -75,4 +75,8 @@ seed = 0
 
 [policy.checks."validation.clean-accuracy"]
 min_accuracy = 0.9
+
+[policy.checks."attacks.membership"]
+models = ["tabular_forest"]   # digits_cnn's reference CNNs take ~20 s each: measure it with
+                              # `pipeshield attack membership --model digits_cnn`
 '''

@@ -25,6 +25,12 @@ Stable interface (automation relies on it):
   for 0.01, 0.001 and 0.0), ``advantage``, ``epsilon_lower_bound``, ``scores`` (numpy, members
   first then non-members), ``most_exposed`` and ``to_dict()`` (JSON types only).
 - :mod:`pipeshield.attacks.membership.metrics`: the same metrics for any scores.
+- ``evaluate_controls(...)``: the same attacks behind each output policy (top-k, rounding,
+  label-only), reference models trained once.
+- ``audit_dp(train_fn, x, y, *, claimed_epsilon=None, delta=1e-5, method="one_run"|"multi_run",
+  ...) -> DPAuditResult``: an empirical lower bound on a training recipe's epsilon from canaries
+  (one run: Steinke, Nasr & Jagielski 2023; several runs: Clopper-Pearson), ``contradicted``
+  when it exceeds the claim.
 
 Reference models are the cost: each record is IN for half of them (the standard LiRA setup),
 and they are trained in parallel through :mod:`pipeshield.core.executor`. What the numbers do not
@@ -42,9 +48,13 @@ __all__ = [
     "ATTACKS",
     "FPR_LEVELS",
     "AttackMetrics",
+    "DPAuditResult",
     "ExposedRecord",
     "MembershipResult",
+    "audit_dp",
     "evaluate",
+    "evaluate_controls",
+    "one_run_epsilon_lower_bound",
 ]
 
 # Loaded on first use, like the evasion package: importing the package must stay cheap.
@@ -55,6 +65,10 @@ _LAZY = {
     "AttackMetrics": "results",
     "ExposedRecord": "results",
     "MembershipResult": "results",
+    "evaluate_controls": "controls",
+    "audit_dp": "dp_audit",
+    "DPAuditResult": "dp_audit",
+    "one_run_epsilon_lower_bound": "dp_audit",
 }
 
 
@@ -68,6 +82,12 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from pipeshield.attacks.membership.api import evaluate
     from pipeshield.attacks.membership.attacks import ATTACKS
+    from pipeshield.attacks.membership.controls import evaluate_controls
+    from pipeshield.attacks.membership.dp_audit import (
+        DPAuditResult,
+        audit_dp,
+        one_run_epsilon_lower_bound,
+    )
     from pipeshield.attacks.membership.results import (
         FPR_LEVELS,
         AttackMetrics,
