@@ -30,6 +30,7 @@ __all__ = ["COMMANDS", "app", "main"]
 #: installed is not listed.
 COMMANDS: dict[str, LazyCommand] = {
     "keygen": LazyCommand("pipeshield.cli.keys", "Write a new signing key pair."),
+    "log": LazyCommand("pipeshield.cli.log", "The gateway's tamper-evident audit log: verify it, tail it, export it, sign checkpoints."),
     "attest": LazyCommand("pipeshield.cli.attest",
                           "Write a signed in-toto statement (SLSA provenance v1) of how MODEL was trained."),
     "attack": LazyCommand("pipeshield.cli.poison", "Red-team attacks against your own data and models (poisoning, "

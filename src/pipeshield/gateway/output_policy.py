@@ -8,7 +8,13 @@ the same implementation the gateway enforces. The hardened answer keeps the shap
 
 - ``top_k``: the k highest scores, every other class 0 (not renormalised: an API shows k scores);
 - ``decimals``: scores rounded to that many decimals;
-- ``label_only``: a one-hot row for the predicted class.
+- ``label_only``: a one-hot row for the predicted class (alone: with ``top_k`` or ``decimals`` the
+  policy would be ambiguous, and is refused).
+
+No policy changes the predicted class. Where rounding would move a row's argmax (two scores tie
+at the rounded top, or ``decimals=0`` rounds every score to 0), the predicted class is shown one
+unit (``10**-decimals``) above the highest rounded score of its row, so the caller still reads
+the label the model gave.
 
     >>> OutputPolicy(top_k=1, decimals=2).apply(np.array([[0.614, 0.386]]))
     array([[0.61, 0.  ]])
@@ -33,10 +39,21 @@ class OutputPolicy:
     label_only: bool = False
 
     def __post_init__(self) -> None:
+        for key in ("top_k", "decimals"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+                raise ValueError(f"{key} must be an integer or None, got {value!r}")
+        if not isinstance(self.label_only, (bool, np.bool_)):
+            raise ValueError(f"label_only must be True or False, got {self.label_only!r}")
         if self.top_k is not None and self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if self.decimals is not None and not 0 <= self.decimals <= 15:
             raise ValueError(f"decimals must be between 0 and 15, got {self.decimals}")
+        if self.label_only and (self.top_k is not None or self.decimals is not None):
+            raise ValueError(
+                "label_only=True reveals the label alone; it cannot be combined with top_k or decimals "
+                "(which scores would be shown is ambiguous)"
+            )
 
     @property
     def name(self) -> str:
@@ -71,11 +88,25 @@ class OutputPolicy:
             np.put_along_axis(mask, keep, True, axis=1)
             p = np.where(mask, p, 0.0)
         if self.decimals is not None:
-            p = np.round(p, self.decimals)
+            p = _round_keeping_label(p, self.decimals)
         return p
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "top_k": self.top_k, "decimals": self.decimals, "label_only": self.label_only}
+
+
+def _round_keeping_label(p: np.ndarray, decimals: int) -> np.ndarray:
+    """``p`` rounded to ``decimals``; where that moves a row's argmax (a tie at the rounded top,
+    an all-zero row), the original top class is shown one unit above the row's rounded maximum."""
+    rounded = np.round(p, decimals)
+    if not p.shape[1]:
+        return rounded
+    top = p.argmax(axis=1)
+    moved = np.flatnonzero(rounded.argmax(axis=1) != top)
+    if len(moved):
+        unit = 10.0 ** -decimals
+        rounded[moved, top[moved]] = np.round(rounded[moved].max(axis=1) + unit, decimals)
+    return rounded
 
 
 FULL = OutputPolicy()
