@@ -22,10 +22,13 @@ from typing import Any, Protocol, TypeVar
 
 from pipeshield.errors import ConfigError
 
-__all__ = ["Executor", "LocalExecutor", "SerialExecutor", "get_executor", "register_executor"]
+__all__ = ["Executor", "LocalExecutor", "SerialExecutor", "get_executor", "in_worker", "nested_executor", "register_executor"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+# Set in every worker process; what tells a check it already runs inside a pool.
+_WORKER_ENV = "PIPESHIELD_WORKER"
 
 
 class Executor(Protocol):
@@ -60,7 +63,7 @@ def _init_worker(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
-    os.environ["PIPESHIELD_WORKER"] = "1"
+    os.environ[_WORKER_ENV] = "1"
 
 
 class LocalExecutor:
@@ -121,3 +124,15 @@ def get_executor(name: str = "local", jobs: int | None = None) -> Executor:
         raise ConfigError(f"--executor: unknown executor {name!r} (known: {', '.join(_EXECUTORS)})")
     executor: Executor = _EXECUTORS[name](jobs)
     return executor
+
+
+def in_worker() -> bool:
+    """True inside a worker process of :class:`LocalExecutor` (an audit worker)."""
+    return os.environ.get(_WORKER_ENV) == "1"
+
+
+def nested_executor() -> str | None:
+    """The executor for work a check fans out itself: ``serial`` inside an audit worker (a pool
+    inside a pool would oversubscribe the cores each worker was given), else None (the caller's
+    default)."""
+    return "serial" if in_worker() else None

@@ -139,7 +139,7 @@ def test_string_labels(digits) -> None:
     names = np.array([f"d{v}" for v in y[:40]])
     res = transfer(sur, named, x[:40], names, eps=EPS, clip=CLIP, steps=10)
     assert res.success_rate > 0.5
-    with pytest.raises(ValueError, match="not one of the target's classes"):
+    with pytest.raises(ValueError, match="label 'zz' is not one of the model's classes"):
         transfer(sur, named, x[:2], np.array(["d1", "zz"]), eps=EPS)
 
 

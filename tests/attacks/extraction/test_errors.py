@@ -60,6 +60,9 @@ def test_inputs_of_another_width(logistic: LogisticRegression, what: str) -> Non
         ({"y_test": [1, 2]}, "y_test needs x_test"),
         ({"bounds": (0.0, np.ones(3))}, "upper bound has 3 values but n_features=64"),
         ({"classes": [0, 1]}, "classes has 2 labels but the victim returns 10 columns"),
+        ({"victim_labels": [0, 1]}, "victim_labels needs x_test"),
+        ({"x_test": np.zeros((3, 64)), "victim_labels": [0, 1]}, "x_test has 3 rows but victim_labels has 2"),
+        ({"x_test": np.zeros((2, 64)), "victim_labels": [0, 99]}, "victim_labels holds 99"),
     ],
 )
 def test_other_bad_input(
@@ -85,6 +88,23 @@ def test_public_names_resolve() -> None:
 
 
 def test_import_does_not_load_torch() -> None:
-    code = "import sys, pipeshield.attacks.extraction; print('torch' in sys.modules)"
+    code = ("import sys, pipeshield.attacks.extraction, pipeshield.attacks.extraction.check as c; "
+            "assert c.ExtractionSettings(budget='standard').query_budget == 2000; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_known_victim_labels_spare_the_evaluation_queries(logistic: LogisticRegression, counting: Any,
+                                                         digits: dict[str, np.ndarray]) -> None:
+    from pipeshield.attacks.extraction.api import label_inputs
+
+    victim = counting(logistic)
+    x = digits["x_test"]
+    classes, labels = label_inputs(victim, x, n_features=64)
+    assert victim.rows == len(x) and np.array_equal(labels, logistic.predict(x))
+    first = extract(victim, n_features=64, method="equation_solving", budget=65, x_test=x)
+    before = victim.rows
+    again = extract(victim, n_features=64, method="equation_solving", budget=65, x_test=x, classes=classes,
+                    victim_labels=labels)
+    assert victim.rows - before == 65 and again.evaluation_queries == 0 < first.evaluation_queries == len(x)
+    assert again.fidelity == first.fidelity

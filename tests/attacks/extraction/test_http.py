@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,7 @@ class Served:
     model: Any
     url: str = ""
     rows: list[int] = field(default_factory=list)  # rows per request, as the server saw them
+    seen: Counter[bytes] = field(default_factory=Counter)  # how often each distinct row was asked
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -36,9 +38,11 @@ def _handler(state: Served) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             rows = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))["inputs"]
+            x = np.asarray(rows, dtype=np.float64)
             with state.lock:
                 state.rows.append(len(rows))
-            proba = state.model.predict_proba(np.asarray(rows, dtype=np.float64))
+                state.seen.update(r.tobytes() for r in x)
+            proba = state.model.predict_proba(x)
             payload = json.dumps({"probabilities": proba.tolist()}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -148,3 +152,86 @@ def test_check_detects_a_local_logistic_model_and_solves_it(
     label_only = next(r for r in table["rows"] if str(r[0]).startswith("label-only"))
     assert label_only[2] is None  # equation solving cannot run on labels
     assert "with 500 queries" in f.message
+
+
+def test_the_evaluation_rows_are_sent_once_for_every_method_and_control(
+    server: Served, logistic: LogisticRegression, digits: dict[str, np.ndarray], tmp_path: Path, cli: Any
+) -> None:
+    """Regression: each extract() call (every method, and again behind each of the 3 controls)
+    and the transferability re-asked the victim about every evaluation input."""
+    toml = _pipeline(tmp_path / "p", digits, logistic, server.url)
+    code, out, err = cli(["attack", "extraction", str(toml), "--endpoint", "--method", "equation_solving",
+                          "--method", "knockoff", "--budget", "65", "--format", "json"])
+    assert code == 1, err
+    report = json.loads(out)
+    assert [c["policy"]["name"] for c in report["controls"]] == ["round-2", "top-1", "label-only"]
+    x_test = digits["x_test"]
+    assert report["evaluation_queries"] == len(x_test) == report["n_eval"]
+    assert all(server.seen[row.tobytes()] == 1 for row in x_test.astype(np.float64))
+    # and the report accounts for every row the server saw
+    spent = sum(m["queries"] for m in report["methods"].values())
+    spent += sum(q for c in report["controls"] for q in c["queries"].values())
+    assert report["transferability"] is not None
+    assert sum(server.rows) == spent + report["evaluation_queries"] + report["transferability"]["queries"]
+
+
+def test_an_endpoint_answering_nan_is_a_one_line_error(
+    logistic: LogisticRegression, digits: dict[str, np.ndarray], tmp_path: Path, cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Broken:
+        def predict_proba(self, x: np.ndarray) -> np.ndarray:
+            return np.full((len(x), 10), np.nan)
+
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    state = Served(Broken())
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/predict"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        toml = _pipeline(tmp_path / "p", digits, logistic, url)
+        code, out, err = cli(["attack", "extraction", str(toml), "--endpoint", "--budget", "65", "--no-controls"])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+    assert code == 2 and "Traceback" not in err and out == ""
+    first, *rest = err.strip().splitlines()
+    assert len(rest) <= 1  # the error, and at most a hint
+    assert url in first and "models.lr" in first and "datasets.test" in first and "non-finite" in first
+
+
+def test_a_dataset_with_nan_is_a_one_line_error(
+    logistic: LogisticRegression, digits: dict[str, np.ndarray], tmp_path: Path, cli: Any
+) -> None:
+    toml = _pipeline(tmp_path / "p", digits, logistic, "http://127.0.0.1:9/unused")
+    x = digits["x_test"].copy()
+    x[5, 3] = np.nan
+    np.savez(toml.parent / "test.npz", x=x, label=digits["y_test"])
+    code, out, err = cli(["attack", "extraction", str(toml), "--model", "lr", "--budget", "65", "--no-controls"])
+    assert code == 2 and "Traceback" not in err
+    first, *rest = err.strip().splitlines()
+    assert len(rest) <= 1
+    assert "datasets.test" in first and "models.lr" in first and "NaN" in first
+
+
+def test_a_model_of_another_width_is_a_one_line_error(
+    digits: dict[str, np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """extract() refuses a victim whose declared width (n_features_in_) is not the dataset's; the
+    check says so as a TargetError naming the model and its datasets, not a bare ValueError."""
+    from pipeshield.core.checks import CheckContext, check_settings, get_check
+    from pipeshield.core.pipeline import load_pipeline
+    from pipeshield.errors import TargetError
+
+    narrow = LogisticRegression(max_iter=200).fit(digits["x_train"][:, :30], digits["y_train"])
+    pipe = load_pipeline(_pipeline(tmp_path / "p", digits, narrow, "http://127.0.0.1:9/unused"))
+    monkeypatch.setattr(CheckContext, "target", lambda self, name: narrow)  # the bare estimator declares its width
+    check = get_check("attacks.extraction")
+    settings = check_settings(check, pipe).model_copy(update={"controls": False, "transfer_eps": None})
+    with pytest.raises(TargetError) as caught:
+        list(check.run(CheckContext(pipe, settings), "lr"))
+    message = caught.value.diagnostics().splitlines()[0]
+    assert "models.lr" in message and "datasets.test" in message and "expects 30 features" in message

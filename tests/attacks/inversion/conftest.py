@@ -59,6 +59,27 @@ def judge_model(digits: dict[str, Any]) -> Any:
     return train_evaluator(digits["x_judge"], digits["y_judge"])
 
 
+SENSITIVE = 2  # the planted table's sensitive column
+
+
+def _planted_rows(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    s = rng.integers(0, 3, n)
+    other = rng.normal(size=(n, 4))
+    y = ((s == 2) | ((s == 1) & (other[:, 0] > 0))).astype(int)
+    y = np.where(rng.random(n) < 0.2, 1 - y, y)
+    return np.column_stack([other[:, :2], s, other[:, 2:]]), y
+
+
+@pytest.fixture(scope="package")
+def planted() -> dict[str, Any]:
+    """A table whose column ``SENSITIVE`` (2) drives the label by a known rule (20% label noise);
+    the other columns are independent of it. Members ``xm, ym``, non-members ``xn, yn``."""
+    rng = np.random.default_rng(0)
+    xm, ym = _planted_rows(400, rng)
+    xn, yn = _planted_rows(400, rng)
+    return {"xm": xm, "ym": ym, "xn": xn, "yn": yn, "sensitive": SENSITIVE}
+
+
 class ProbaTarget:
     """A black-box Target over a torch module: flat rows in, probabilities out."""
 

@@ -14,24 +14,14 @@ from sklearn.ensemble import RandomForestClassifier
 from pipeshield.attacks.inversion import attribute_inference
 from pipeshield.gateway.output_policy import HardenedTarget, OutputPolicy
 
-S = 2  # the sensitive column
-
-
-def _table(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    s = rng.integers(0, 3, n)
-    other = rng.normal(size=(n, 4))
-    y = ((s == 2) | ((s == 1) & (other[:, 0] > 0))).astype(int)
-    y = np.where(rng.random(n) < 0.2, 1 - y, y)
-    return np.column_stack([other[:, :2], s, other[:, 2:]]), y
+S = 2  # the sensitive column (conftest's planted table)
 
 
 @pytest.fixture(scope="module")
-def table() -> dict[str, Any]:
-    rng = np.random.default_rng(0)
-    xm, ym = _table(400, rng)
-    xn, yn = _table(400, rng)
-    memoriser = RandomForestClassifier(100, bootstrap=False, max_features=0.5, random_state=0).fit(xm, ym)
-    return {"xm": xm, "ym": ym, "xn": xn, "yn": yn, "memoriser": memoriser}
+def table(planted: dict[str, Any]) -> dict[str, Any]:
+    assert planted["sensitive"] == S
+    memoriser = RandomForestClassifier(100, bootstrap=False, max_features=0.5, random_state=0)
+    return {**planted, "memoriser": memoriser.fit(planted["xm"], planted["ym"])}
 
 
 class WithoutSensitive:
@@ -84,5 +74,5 @@ def test_bad_input_raises_value_error(table: dict[str, Any]) -> None:
         attribute_inference(m, table["xm"], table["ym"], table["xn"], table["yn"], sensitive=9)
     with pytest.raises(ValueError, match="one label per row"):
         attribute_inference(m, table["xm"], table["ym"][:3], table["xn"], table["yn"], sensitive=S)
-    with pytest.raises(ValueError, match="not a class"):
+    with pytest.raises(ValueError, match="y_members: label .* is not one of the model's classes"):
         attribute_inference(m, table["xm"], table["ym"] + 5, table["xn"], table["yn"], sensitive=S)

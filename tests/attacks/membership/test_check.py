@@ -181,3 +181,41 @@ def test_policy_models_selects_what_the_audit_measures(demo_pipeline: Path) -> N
     assert check.skip_reason(pipeline, "tabular_forest") is None
     assert 'policy.checks."attacks.membership".models' in (check.skip_reason(pipeline, "digits_cnn") or "")
     assert skip_reason(pipeline, "digits_cnn") is None  # the CLI measures any model it is asked to
+
+
+def test_a_missing_recipe_is_a_config_error_naming_training(demo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression: every ValueError became a DatasetError, the "pass train_fn" one included.
+    from pipeshield.errors import ConfigError
+
+    demo_copy.write_text(demo_copy.read_text() + """
+[models.no_recipe]
+path = "models/tabular_forest.skops"
+trusted_types = ["sklearn.tree._tree.Tree"]
+train_data = "tabular_train"
+test_data = "tabular_test"
+""")
+    pipeline = load_pipeline(demo_copy)
+    settings = MembershipSettings(references=2, controls=False)
+    ctx = CheckContext(pipeline, settings)
+    real = ctx.target("no_recipe")
+
+    class BlackBox:  # what the target turns out to be: no estimator to clone
+        classes = real.classes
+
+        def predict_proba(self, x: Any) -> Any:
+            return real.predict_proba(x)
+
+    monkeypatch.setattr(ctx, "target", lambda name: BlackBox())
+    with pytest.raises(ConfigError, match=r"models\.no_recipe\.training: a black-box BlackBox cannot be cloned"):
+        assess_model(ctx, "no_recipe", settings)
+
+
+def test_worker_detection_is_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeshield.attacks.membership.check import _executor
+    from pipeshield.core.executor import nested_executor
+
+    monkeypatch.setenv("PIPESHIELD_WORKER", "1")
+    assert nested_executor() == "serial" == _executor(MembershipSettings())
+    monkeypatch.setenv("PIPESHIELD_WORKER", "0")  # set but not "1": not a worker, in both checks
+    assert nested_executor() is None and _executor(MembershipSettings()) is None
+    assert _executor(MembershipSettings(executor="local")) == "local"

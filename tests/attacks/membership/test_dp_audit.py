@@ -17,6 +17,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from pipeshield.attacks.membership.dp_audit import (
     audit_dp,
     make_canaries,
+    multi_run_ceiling,
     one_run_epsilon_lower_bound,
     one_run_p_value,
 )
@@ -165,6 +166,7 @@ def test_multi_run_bound_never_exceeds_the_true_epsilon() -> None:
     for s in range(3):
         r = audit_dp(_histogram_recipe(1.0), x, y, method="multi_run", runs=24, seed=s, executor="serial")
         assert r.epsilon_lower_bound <= 1.0 and r.runs == 24 and r.rates is not None
+        assert r.rates.selection_runs == 6 and r.rates.runs_in + r.rates.runs_out == 18
 
 
 # ---- (b) recipes that memorise: large bounds, small claims contradicted -------------------------
@@ -201,13 +203,72 @@ def test_multi_run_flags_a_memorising_model(digits: tuple[np.ndarray, np.ndarray
     x, y = digits
     r = audit_dp(one_nn, x, y, claimed_epsilon=0.5, method="multi_run", runs=32, executor="serial")
     assert r.rates is not None
-    assert r.rates.tpr == 1.0 and r.rates.fpr == 0.0 and r.correct == r.guesses == 32
-    # Perfect separation of 16 + 16 runs: Clopper-Pearson caps the bound at 1.053 (measured).
-    assert r.epsilon_lower_bound == pytest.approx(1.053, abs=1e-3) and r.contradicted
+    assert r.rates.tpr == 1.0 and r.rates.fpr == 0.0 and r.correct == r.guesses == 24
+    assert r.rates.selection_runs == 8 and r.runs == 32 and r.n_included == 16
+    assert r.epsilon_lower_bound == pytest.approx(multi_run_ceiling(32)) and r.contradicted
     lo, hi = r.rates.tpr_interval
     assert lo < 1.0 == hi and r.rates.fpr_interval[0] == 0.0
 
 
+class Memoriser:
+    """Planted: answers the label of a training row with confidence 0.9 and anything else with
+    0.1, plus a per-run jitter, so every run's canary score is distinct and IN / OUT runs are
+    perfectly separated."""
+
+    def __init__(self, seed: int) -> None:
+        self.jitter = np.random.default_rng(seed).uniform(-0.05, 0.05)
+        self.classes_ = np.arange(2)
+
+    def fit(self, x: Any, y: Any) -> Memoriser:
+        self.seen = {row.tobytes(): int(label) for row, label in zip(np.asarray(x), np.asarray(y))}
+        return self
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        out = np.full((len(x), 2), 0.5)
+        for i, row in enumerate(np.asarray(x)):
+            label = self.seen.get(row.tobytes())
+            if label is not None:
+                out[i, label], out[i, 1 - label] = 0.9 + self.jitter, 0.1 - self.jitter
+            else:
+                out[i] = [0.5 + self.jitter, 0.5 - self.jitter]
+        return out
+
+
+def memoriser(x: Any, y: Any, *, seed: int) -> Memoriser:
+    return Memoriser(seed).fit(x, y)
+
+
+def test_multi_run_perfect_separation_with_distinct_scores_reaches_the_stated_ceiling() -> None:
+    x, y = _blobs()
+    r = audit_dp(memoriser, x, y, claimed_epsilon=0.5, method="multi_run", runs=32, executor="serial")
+    assert r.rates is not None and r.rates.tpr == 1.0 and r.rates.fpr == 0.0
+    # Closed form: 12 of 12 IN runs called IN, 0 of 12 OUT: Clopper-Pearson TPR_lo = 0.025^(1/12),
+    # FPR_hi = 1 - TPR_lo, one test (the threshold came from the 8 other runs).
+    a = 0.025 ** (1 / 12)
+    assert r.epsilon_lower_bound == pytest.approx(math.log((a - 1e-5) / (1 - a)), abs=1e-9)  # 1.022
+    # Regression: the note promised a ceiling of 1.05 from a fixed /3 correction while the bound
+    # itself was corrected over all 33 ROC vertices (0.568); the note now states the bound reached.
+    assert f"epsilon >= {r.epsilon_lower_bound:.2f}" in r.notes[-1] and "chosen on 8 runs" in r.notes[-1]
+    assert multi_run_ceiling(32) == pytest.approx(r.epsilon_lower_bound)
+    assert multi_run_ceiling(64) > multi_run_ceiling(32) > multi_run_ceiling(16) > multi_run_ceiling(8) == 0.0
+
+
+def test_multi_run_canary_is_not_the_last_training_row() -> None:
+    # Regression: one-run shuffled the canaries into the data; multi-run always appended the
+    # canary as the last row (a recipe that takes the last batch differently would see it).
+    x, y = _blobs()
+    canary = make_canaries(x, y, 1, "random", seed=0).x[0]
+    where: list[tuple[int, int]] = []
+
+    def train(xs: Any, ys: Any, *, seed: int) -> Memoriser:
+        hits = np.flatnonzero((xs == canary).all(axis=1))
+        if len(hits):
+            where.append((int(hits[0]), len(xs)))
+        return memoriser(xs, ys, seed=seed)
+
+    audit_dp(train, x, y, method="multi_run", runs=8, seed=0, executor="serial")
+    assert len(where) == 4  # the canary is IN for half the runs
+    assert all(i < n - 1 for i, n in where), where
 def test_torch_recipe_is_audited(digits: tuple[np.ndarray, np.ndarray]) -> None:
     torch = pytest.importorskip("torch")
 
@@ -315,3 +376,57 @@ def test_check_on_the_demo(findings: dict[str, Finding]) -> None:
     assert findings["digits_cnn"].status is Status.SKIPPED
     assert "claims no differential privacy" in findings["digits_cnn"].message
     assert "no training callable" in findings["untrainable"].message
+
+
+_SHAPE_RECIPE = '''
+from pathlib import Path
+
+import numpy as np
+
+
+class Uniform:
+    def fit(self, x, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, x):
+        return np.full((len(x), len(self.classes_)), 1.0 / len(self.classes_))
+
+
+def train(x, y, *, seed):
+    with open(Path(__file__).with_name("shapes.txt"), "a") as f:
+        f.write(repr(tuple(x.shape[1:])) + "\\n")
+    return Uniform().fit(x, y)
+'''
+
+_SHAPED = '''
+[models.shaped]
+path = "models/digits_cnn.safetensors"
+builder = "pipeshield.demo.models:build_digits_cnn"
+training = "dp_shape_recipe:train"
+input_shape = [1, 8, 8]
+train_data = "digits_train"
+test_data = "digits_test"
+
+[models.shaped.privacy]
+epsilon = 1.0
+'''
+
+
+def test_check_gives_the_recipe_rows_in_the_models_input_shape(demo_copy: Path) -> None:
+    # Regression: the DP audit passed flat (n, 64) rows to the training callable while the
+    # membership check, with the same callable, passed (n, 1, 8, 8).
+    from pipeshield.attacks.membership.check import MembershipSettings, load_members
+    from pipeshield.attacks.membership.dp_audit_check import DPAuditCheck, DPAuditSettings
+    from pipeshield.core.checks import CheckContext
+    from pipeshield.core.pipeline import load_pipeline
+
+    (demo_copy.parent / "dp_shape_recipe.py").write_text(_SHAPE_RECIPE)
+    demo_copy.write_text(demo_copy.read_text() + _SHAPED)
+    pipeline = load_pipeline(demo_copy)
+    settings = DPAuditSettings(n_canaries=20)
+    [finding] = DPAuditCheck().run(CheckContext(pipeline, settings), "shaped")
+    assert finding.status is Status.PASS
+    seen = set((demo_copy.parent / "shapes.txt").read_text().splitlines())
+    members = load_members(CheckContext(pipeline, MembershipSettings()), "shaped", MembershipSettings())
+    assert seen == {"(1, 8, 8)"} and members.x_members.shape[1:] == (1, 8, 8)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeshield.core import labels
 from pipeshield.errors import TargetError
 
 __all__ = ["Clip", "class_columns", "flat_bounds", "label_oracle"]
@@ -54,19 +55,10 @@ def label_oracle(target: Any) -> LabelFn:
 
 
 def class_columns(target: Any, y: np.ndarray) -> np.ndarray:
-    """Output column of each label (labels are values of ``target.classes`` when it has them)."""
-    classes = getattr(target, "classes", None)
-    if classes is None or len(classes) == 0:
-        return np.asarray(y).astype(np.int64)
-    index = {_key(c): i for i, c in enumerate(np.asarray(classes))}
-    try:
-        return np.array([index[_key(v)] for v in np.asarray(y)], dtype=np.int64)
-    except KeyError as err:
-        raise ValueError(f"label {err.args[0]!r} is not one of the target's classes") from None
+    """Output column of each label (labels are values of ``target.classes`` when it has them).
 
-
-def _key(v: Any) -> Any:
-    return v.item() if hasattr(v, "item") else v
+    Raises ValueError naming the first label that is not one of the target's classes."""
+    return labels.class_columns(getattr(target, "classes", None), y)
 
 
 def _broadcast(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeshield.core.checks import Check, CheckContext
 from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status, Threat
 from pipeshield.core.pipeline import Pipeline
+from pipeshield.core.targets.base import WHITE_BOX_FORMATS
 
 if TYPE_CHECKING:
     from pipeshield.attacks.evasion.assess import EvasionAssessment
@@ -44,7 +45,6 @@ __all__ = [
     "run_assessment",
 ]
 
-WHITE_BOX_FORMATS = ("safetensors", "torch", "torchscript")
 _NOT_MEASURED_WHITE = (
     "Not measured: black-box decision-only and transfer attacks against this model, other norms, "
     "and physical-world perturbations."
@@ -245,6 +245,7 @@ def load_domain(ctx: CheckContext, model: str, clip: tuple[float, float] | None)
 
 def load_inputs(ctx: CheckContext, model: str, max_inputs: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded sample of the model's test set, reshaped to its input, labels as class indices."""
+    from pipeshield.core.labels import UnknownLabelError, class_columns
     from pipeshield.core.targets.base import reshape_input
     from pipeshield.errors import DatasetError
 
@@ -254,15 +255,13 @@ def load_inputs(ctx: CheckContext, model: str, max_inputs: int) -> tuple[np.ndar
     assert test.y is not None
     order = np.random.default_rng(ctx.seed).permutation(len(test))[:max_inputs]
     x = reshape_input(test.x[order], spec.input_shape, model)
-    classes = getattr(ctx.target(model), "classes", None)
-    y = test.y[order]
-    if classes is not None and len(classes):
-        index = {c.item() if hasattr(c, "item") else c: i for i, c in enumerate(classes)}
-        try:
-            y = np.asarray([index[v.item() if hasattr(v, "item") else v] for v in y])
-        except KeyError as err:
-            raise DatasetError(f"datasets.{spec.test_data}: label {err} is not a class of models.{model}") from None
-    return x, np.asarray(y).astype(np.int64)
+    try:
+        y = class_columns(getattr(ctx.target(model), "classes", None), test.y[order])
+    except UnknownLabelError as err:
+        raise DatasetError(f"datasets.{spec.test_data}: label {err.label!r} is not a class of models.{model}") from None
+    except ValueError as err:
+        raise DatasetError(f"datasets.{spec.test_data}: {err} (models.{model})") from None
+    return x, y
 
 
 def assess_model(ctx: CheckContext, model: str, s: EvasionSettings) -> EvasionReport:

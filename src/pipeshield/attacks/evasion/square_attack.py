@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeshield.attacks.evasion._blackbox import class_columns
 from pipeshield.errors import TargetError
 
 __all__ = ["SquareResult", "p_schedule", "square"]
@@ -75,19 +76,6 @@ def _margin(target: Any, x: np.ndarray, col: np.ndarray, flat: int) -> np.ndarra
     true = logp[rows, col]
     logp[rows, col] = -np.inf
     return np.asarray(true - logp.max(axis=1))
-
-
-def _columns(target: Any, y: np.ndarray) -> np.ndarray:
-    """Output column of each label (labels are values of ``target.classes`` when it has them)."""
-    classes = getattr(target, "classes", None)
-    if classes is None or len(classes) == 0:
-        return y.astype(np.int64)
-    classes = np.asarray(classes)
-    index = {c.item() if hasattr(c, "item") else c: i for i, c in enumerate(classes)}
-    try:
-        return np.array([index[v.item() if hasattr(v, "item") else v] for v in y], dtype=np.int64)
-    except KeyError as err:
-        raise ValueError(f"label {err.args[0]!r} is not one of the target's classes") from None
 
 
 def _side(p: float, h: int, w: int, c: int, n_features: int, *, odd_min3: bool = False) -> int:
@@ -212,7 +200,7 @@ def square(
     queries = np.zeros(n, dtype=np.int64)
     if n == 0:
         return SquareResult(x0.copy(), np.zeros(0, dtype=bool), queries)
-    col = _columns(target, y_arr)
+    col = class_columns(target, y_arr)
 
     margin = _margin(target, xi, col, flat)
     queries += 1

@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
 from pipeshield.attacks.evasion.transfer import Surrogate, _network
+from pipeshield.core.targets.base import softmax
 
 __all__ = ["TorchSubstitute", "label_gradient_sign", "one_thread", "train_substitute"]
 
@@ -48,10 +49,7 @@ class TorchSubstitute:
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)))
 
     def predict_proba(self, x: ArrayLike) -> NDArray[np.float64]:
-        z = self.logits(x)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        p: NDArray[np.float64] = e / e.sum(axis=1, keepdims=True)
+        p: NDArray[np.float64] = softmax(self.logits(x))
         return p
 
     def predict(self, x: ArrayLike) -> NDArray[Any]:

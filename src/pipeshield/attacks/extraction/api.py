@@ -17,7 +17,7 @@ from pipeshield.attacks.extraction.methods import METHODS, Method, Run, Substitu
 from pipeshield.attacks.extraction.results import ExtractionResult
 from pipeshield.errors import PipeshieldError
 
-__all__ = ["METHODS", "extract"]
+__all__ = ["METHODS", "extract", "label_inputs"]
 
 _CHECKPOINTS = 6  # default number of points on the fidelity curve
 
@@ -90,6 +90,12 @@ def _checkpoints(
     return tuple(sorted(set(values) | {budget}))
 
 
+def _check_width(victim: Victim, n_features: int) -> None:
+    declared = victim.declared_n_features()
+    if declared is not None and declared != n_features:
+        raise ValueError(f"n_features={n_features} but the victim expects {declared} features per input")
+
+
 def _ask(victim: Victim, x: NDArray[np.float64], n_features: int) -> NDArray[np.float64]:
     """Victim probabilities for evaluation inputs (not the attacker's queries)."""
     try:
@@ -101,6 +107,23 @@ def _ask(victim: Victim, x: NDArray[np.float64], n_features: int) -> NDArray[np.
             f"the victim rejected inputs of n_features={n_features} features "
             f"({type(err).__name__}: {str(err)[:200]}); check n_features"
         ) from err
+
+
+def label_inputs(
+    predict_proba: Any, x: ArrayLike, *, n_features: int, classes: ArrayLike | None = None
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """``(classes, labels)``: the label of each of the victim's output columns, and the victim's
+    label for each row of ``x``, from one call on ``x`` (``len(x)`` queries, outside any budget).
+
+    Pass both to :func:`extract` (``classes=``, ``victim_labels=``) to measure several attacks on
+    the same evaluation inputs without asking the victim about them again.
+    """
+    victim = resolve_victim(predict_proba)
+    _check_width(victim, int(n_features))
+    rows = _rows(x, int(n_features), "x")
+    probs = _ask(victim, rows, int(n_features))
+    labels = _classes(classes, victim, probs.shape[1])
+    return labels, labels[probs.argmax(axis=1)]
 
 
 def extract(
@@ -119,6 +142,7 @@ def extract(
     bounds: tuple[ArrayLike, ArrayLike] | None = None,
     n_eval: int = 1000,
     options: Mapping[str, Any] | None = None,
+    victim_labels: ArrayLike | None = None,
 ) -> ExtractionResult:
     """Steal a substitute of the victim with ``method``, spending at most ``budget`` queries.
 
@@ -136,8 +160,11 @@ def extract(
     Fidelity is measured at ``checkpoints`` (query counts; default about six geometric points
     up to ``budget``) on ``x_test``, or, when ``x_test`` is None, on ``n_eval`` inputs drawn
     uniformly from the domain (seeded apart from the attack). Labelling them costs
-    ``result.evaluation_queries`` victim calls outside the budget. ``y_test`` adds the
-    substitute's accuracy. ``options`` tune the method (see each method's module).
+    ``result.evaluation_queries`` victim calls outside the budget, unless ``victim_labels``
+    gives the victim's labels on ``x_test`` already (from :func:`label_inputs`; it needs
+    ``classes`` or a victim that declares them): then the victim is not asked about the
+    evaluation inputs and ``evaluation_queries`` is 0. ``y_test`` adds the substitute's accuracy.
+    ``options`` tune the method (see each method's module).
     Deterministic for a given ``seed``. Bad input raises ``ValueError`` naming the problem.
     """
     spec = METHODS.get(method)
@@ -170,9 +197,7 @@ def extract(
     if n_eval < 1:
         raise ValueError(f"n_eval must be >= 1, got {n_eval}")
     victim = resolve_victim(predict_proba)
-    declared = victim.declared_n_features()
-    if declared is not None and declared != d:
-        raise ValueError(f"n_features={d} but the victim expects {declared} features per input")
+    _check_width(victim, d)
     notes: list[str] = []
     pool_rows = _rows(pool, d, "pool") if pool is not None else None
     test_rows = _rows(x_test, d, "x_test") if x_test is not None else None
@@ -191,16 +216,21 @@ def extract(
         evaluation = "uniform"
     else:
         eval_rows, evaluation = test_rows, "x_test"
-    eval_probs = _ask(victim, eval_rows, d)
-    k = eval_probs.shape[1]
-    labels = _classes(classes, victim, k)
-    victim_labels = labels[eval_probs.argmax(axis=1)]
+    if victim_labels is None:
+        eval_probs = _ask(victim, eval_rows, d)
+        k = eval_probs.shape[1]
+        labels = _classes(classes, victim, k)
+        truth = labels[eval_probs.argmax(axis=1)]
+        eval_queries = len(eval_rows)
+    else:
+        labels, truth = _given_labels(victim_labels, classes, victim, test_rows)
+        k, eval_queries = len(labels), 0
 
     fidelity: dict[int, float] = {}
     accuracy: dict[int, float] = {}
 
     def record(sub: Substitute, queries: int) -> None:
-        fidelity[queries] = float(np.mean(sub.predict(eval_rows) == victim_labels))
+        fidelity[queries] = float(np.mean(sub.predict(eval_rows) == truth))
         if y_arr is not None and test_rows is not None:
             accuracy[queries] = float(np.mean(sub.predict(test_rows) == y_arr))
 
@@ -221,7 +251,8 @@ def extract(
     substitute = spec.fn(run)
     if oracle.n_classes is not None and oracle.n_classes != k:
         raise ValueError(
-            f"the victim returned {oracle.n_classes} columns to queries, {k} to evaluation inputs"
+            f"the victim returned {oracle.n_classes} columns to queries but has {k} classes "
+            "(columns of its answers on the evaluation inputs)"
         )
     return ExtractionResult(
         method=method,
@@ -235,7 +266,7 @@ def extract(
         classes=labels,
         domain=(lo, hi),
         evaluation=evaluation,
-        evaluation_queries=len(eval_rows),
+        evaluation_queries=eval_queries,
         seed=seed,
         settings={
             **run.options,
@@ -245,6 +276,24 @@ def extract(
         },
         notes=tuple(notes),
     )
+
+
+def _given_labels(
+    victim_labels: ArrayLike, classes: ArrayLike | None, victim: Victim, test_rows: NDArray[np.float64] | None
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """The classes and the victim's labels on ``x_test`` when the caller already holds them."""
+    if test_rows is None:
+        raise ValueError("victim_labels needs x_test (they are the victim's labels on x_test)")
+    given = np.asarray(victim_labels).reshape(-1)
+    if len(given) != len(test_rows):
+        raise ValueError(f"x_test has {len(test_rows)} rows but victim_labels has {len(given)} labels")
+    labels = np.asarray(classes).reshape(-1) if classes is not None else victim.declared_classes()
+    if labels is None or not len(labels):
+        raise ValueError("victim_labels needs classes (the label of each of the victim's output columns)")
+    unknown = given[~np.isin(given, labels)]
+    if len(unknown):
+        raise ValueError(f"victim_labels holds {unknown.tolist()[0]!r}, which is not one of classes")
+    return labels, given
 
 
 def _classes(classes: ArrayLike | None, victim: Victim, k: int) -> NDArray[Any]:

@@ -25,14 +25,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeshield.attacks.extraction.api import METHODS, extract
+from pipeshield.attacks.extraction.api import METHODS, extract, label_inputs
+from pipeshield.attacks.extraction.budgets import BUDGETS
 from pipeshield.attacks.extraction.results import ExtractionResult, Transferability
 from pipeshield.gateway.output_policy import STANDARD_POLICIES, HardenedTarget, OutputPolicy
 
 __all__ = ["BUDGETS", "ControlResult", "ExtractionAssessment", "assess_extraction", "default_methods"]
-
-#: Query budgets of the named levels (the attacker's queries per method).
-BUDGETS: dict[str, int] = {"quick": 500, "standard": 2000, "thorough": 10000}
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,11 @@ class ControlResult:
 class ExtractionAssessment:
     """Results per method (full output, or labels only when ``labels_only``), per control, the
     transferability of the best copy and the chance level (``baseline_fidelity``: agreement of a
-    copy that always answers the victim's most common label on the evaluation inputs)."""
+    copy that always answers the victim's most common label on the evaluation inputs).
+
+    ``evaluation_queries``: victim calls spent labelling the evaluation inputs, once for every
+    method and control (no policy changes a label); they are the auditor's, not the attacker's,
+    and come on top of each method's ``queries`` and the transferability's."""
 
     budget: int
     labels_only: bool
@@ -72,6 +74,7 @@ class ExtractionAssessment:
     n_eval: int
     pool_size: int
     seconds: float
+    evaluation_queries: int = 0
 
     @property
     def best_method(self) -> str | None:
@@ -102,6 +105,7 @@ class ExtractionAssessment:
             "baseline_fidelity": _num(self.baseline_fidelity),
             "victim_accuracy": None if self.victim_accuracy is None else _num(self.victim_accuracy),
             "n_eval": self.n_eval,
+            "evaluation_queries": self.evaluation_queries,
             "pool_size": self.pool_size,
             "methods": {m: r.to_dict() for m, r in self.results.items()},
             "skipped": self.skipped,
@@ -152,7 +156,11 @@ def assess_extraction(
     if unknown:
         raise ValueError(f"unknown extraction methods {unknown}; choose from {sorted(METHODS)}")
     d = x_eval.shape[1]
-    common: dict[str, Any] = {"n_features": d, "pool": pool, "x_test": x_eval, "bounds": bounds, "seed": seed}
+    # The victim's labels on the evaluation inputs, asked once: every method and control is
+    # measured against them (an output policy never changes the label).
+    classes, victim_labels = label_inputs(victim, x_eval, n_features=d)
+    common: dict[str, Any] = {"n_features": d, "pool": pool, "x_test": x_eval, "bounds": bounds, "seed": seed,
+                              "classes": classes, "victim_labels": victim_labels}
     results: dict[str, ExtractionResult] = {}
     skipped: dict[str, str] = {}
     for m in methods:
@@ -176,20 +184,21 @@ def assess_extraction(
                         checkpoints=[budget], **common)
             fid[m], spent[m] = r.final_fidelity, r.queries
         measured.append(ControlResult(policy, fid, spent, why))
-    victim_labels, victim_accuracy = _victim_labels(victim, x_eval, y_eval, results)
+    victim_accuracy = None if y_eval is None else float(np.mean(victim_labels == np.asarray(y_eval).reshape(-1)))
     counts = np.unique(victim_labels, return_counts=True)[1] if len(victim_labels) else np.array([0])
     baseline = float(counts.max() / max(len(victim_labels), 1))
     transfer, note = None, "not measured (transfer_eps unset)"
     best = max(results, key=lambda m: results[m].final_fidelity) if results else None
     if transfer_eps is not None and best is not None and y_eval is not None:
         transfer, note = _transfer(results[best], victim, x_eval[:transfer_inputs], y_eval[:transfer_inputs],
-                                   transfer_eps, bounds, feature_range_units, seed)
+                                   victim_labels[:transfer_inputs], transfer_eps, bounds, feature_range_units, seed)
     elif y_eval is None:
         note = "not measured: the evaluation inputs have no labels"
     return ExtractionAssessment(
         budget=budget, labels_only=labels_only, results=results, skipped=skipped, controls=tuple(measured),
         transfer=transfer, transfer_note=note, baseline_fidelity=baseline, victim_accuracy=victim_accuracy,
         n_eval=len(x_eval), pool_size=0 if pool is None else len(pool), seconds=time.perf_counter() - start,
+        evaluation_queries=len(x_eval),
     )
 
 
@@ -200,20 +209,6 @@ def _cannot(method: str, d: int, budget: int, labels_only: bool) -> str | None:
     if budget < spec.min_queries(d):
         return f"needs at least {spec.min_queries(d)} queries; the budget is {budget}"
     return None
-
-
-def _victim_labels(
-    victim: Any, x: NDArray[np.float64], y: NDArray[Any] | None, results: dict[str, ExtractionResult]
-) -> tuple[NDArray[Any], float | None]:
-    """The victim's labels on the evaluation inputs (one more call, not the attacker's)."""
-    probs = np.asarray(victim.predict_proba(x) if hasattr(victim, "predict_proba") else victim(x))
-    if probs.ndim == 1 or probs.shape[1] == 1:
-        probs = np.stack([1 - probs.reshape(-1), probs.reshape(-1)], axis=1)
-    first = next(iter(results.values()), None)
-    classes = first.classes if first is not None else np.arange(probs.shape[1])
-    labels = np.asarray(classes)[probs.argmax(axis=1)]
-    acc = None if y is None else float(np.mean(labels == np.asarray(y).reshape(-1)))
-    return labels, acc
 
 
 class _ScaledSubstitute:
@@ -246,7 +241,7 @@ class _ScaledSubstitute:
 
 
 def _transfer(
-    result: ExtractionResult, victim: Any, x: NDArray[np.float64], y: NDArray[Any], eps: float,
+    result: ExtractionResult, victim: Any, x: NDArray[np.float64], y: NDArray[Any], labels: NDArray[Any], eps: float,
     bounds: tuple[NDArray[np.float64], NDArray[np.float64]], feature_range: bool, seed: int,
 ) -> tuple[Transferability | None, str]:
     from pipeshield.attacks.extraction.transfer import transferability
@@ -268,7 +263,7 @@ def _transfer(
     else:
         victim_fn, clip, units = victim, (lo, hi), f"{eps:g} per input value"
     try:
-        t = transferability(result, victim_fn, x, y, eps, clip=clip, seed=seed)
+        t = transferability(result, victim_fn, x, y, eps, clip=clip, seed=seed, victim_labels=labels)
     except ValueError as err:
         return None, f"not measured: {err}"
     return t, f"PGD (linf, {units}) on the {result.method} copy, replayed on the model"

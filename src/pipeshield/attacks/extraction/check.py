@@ -23,17 +23,18 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeshield.attacks._format import percent
+from pipeshield.attacks.extraction.budgets import BUDGETS
 from pipeshield.core.checks import Check, CheckContext
 from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status, Threat
 from pipeshield.core.pipeline import Pipeline
+from pipeshield.errors import PipeshieldError
 
 if TYPE_CHECKING:
     from pipeshield.attacks.extraction.assess import ExtractionAssessment
 
 __all__ = ["ExtractionCheck", "ExtractionReport", "ExtractionSettings", "assess_endpoint", "assess_model",
            "is_linear"]
-
-_BUDGETS = {"quick": 500, "standard": 2000, "thorough": 10000}  # = assess.BUDGETS (no torch import here)
 
 
 class ExtractionSettings(BaseModel):
@@ -57,7 +58,7 @@ class ExtractionSettings(BaseModel):
 
     @property
     def query_budget(self) -> int:
-        return self.queries if self.queries is not None else _BUDGETS[self.budget]
+        return self.queries if self.queries is not None else BUDGETS[self.budget]
 
 
 class ExtractionCheck(Check):
@@ -135,12 +136,12 @@ def _pool_and_eval(ctx: CheckContext, model: str, s: ExtractionSettings, seed: i
     spec = ctx.pipeline.models[model]
     assert spec.test_data is not None
     test = ctx.dataset(spec.test_data)
-    x_test = test.x.reshape(len(test), -1).astype(np.float64)
+    x_test = _finite_rows(test.x, spec.test_data, model)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x_test))
     if s.pool == "train_data" and spec.train_data is not None:
         train = ctx.dataset(spec.train_data)
-        x_train = train.x.reshape(len(train), -1).astype(np.float64)
+        x_train = _finite_rows(train.x, spec.train_data, model)
         pool = x_train[rng.permutation(len(x_train))[: s.pool_size]]
         pool_src = f"{len(pool)} unlabelled rows of datasets.{spec.train_data} (standing for public data of the same kind)"
         held = order
@@ -151,6 +152,22 @@ def _pool_and_eval(ctx: CheckContext, model: str, s: ExtractionSettings, seed: i
     held = held[: s.max_eval]
     y = None if test.y is None else np.asarray(test.y)[held]
     return pool, x_test[held], y, pool_src, f"{len(held)} held-out rows of datasets.{spec.test_data}"
+
+
+def _finite_rows(x: np.ndarray, dataset: str, model: str) -> np.ndarray:
+    """Flat float rows; the attacker's queries and the evaluation need finite values."""
+    from pipeshield.errors import DatasetError
+
+    rows = np.asarray(x).reshape(len(x), -1).astype(np.float64)
+    if len(rows) < 2:
+        raise DatasetError(f"datasets.{dataset} (models.{model}): model extraction needs at least 2 rows, "
+                           f"got {len(rows)}")
+    bad = int((~np.isfinite(rows)).any(axis=1).sum())
+    if bad:
+        raise DatasetError(f"datasets.{dataset} (models.{model}): {bad} of {len(rows)} rows hold NaN or infinite values; "
+                           "model extraction queries the model with finite inputs only",
+                           hint="impute or drop those rows before the audit")
+    return rows
 
 
 def _bounds(ctx: CheckContext, model: str, pool: np.ndarray, x_eval: np.ndarray) -> tuple[
@@ -182,12 +199,29 @@ def _run(ctx: CheckContext, model: str, s: ExtractionSettings, victim: Any, line
         known = {c.item() if hasattr(c, "item") else c for c in np.asarray(classes)}
         if not {v.item() if hasattr(v, "item") else v for v in y_eval} <= known:
             y_eval = None  # labels the model does not answer in: accuracy and transfer not measured
-    with one_thread():
-        a = assess_extraction(victim, pool=pool, x_eval=x_eval, y_eval=y_eval, budget=budget, methods=methods,
-                              bounds=bounds, controls=STANDARD_POLICIES if s.controls else (),
-                              labels_only=s.labels_only, transfer_eps=s.transfer_eps,
-                              feature_range_units=feature_range, seed=ctx.seed)
+    try:
+        with one_thread():
+            a = assess_extraction(victim, pool=pool, x_eval=x_eval, y_eval=y_eval, budget=budget, methods=methods,
+                                  bounds=bounds, controls=STANDARD_POLICIES if s.controls else (),
+                                  labels_only=s.labels_only, transfer_eps=s.transfer_eps,
+                                  feature_range_units=feature_range, seed=ctx.seed)
+    except ValueError as err:
+        # extract() names what does not fit (a width, a column count, a label); the pipeline names where
+        raise _user_error(ctx, model, access, err) from None
     return ExtractionReport(a, pool_src, eval_src, linear, access)
+
+
+def _user_error(ctx: CheckContext, model: str, access: str, err: ValueError) -> PipeshieldError:
+    """A ValueError of the extraction library, as the one-line error of the model (or endpoint) and
+    the datasets it was given."""
+    from pipeshield.errors import TargetError
+
+    spec = ctx.pipeline.models[model]
+    data = ", ".join(f"datasets.{d}" for d in dict.fromkeys(x for x in (spec.test_data, spec.train_data) if x))
+    who = f"models.{model}" if access == "local" else f"the endpoint {access} (serving models.{model})"
+    first = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), type(err).__name__)
+    return TargetError(f"{who} with {data}: model extraction cannot run: {first}",
+                       hint=f"check that {data} hold the features models.{model} expects, and the classes it answers")
 
 
 def assess_model(ctx: CheckContext, model: str, s: ExtractionSettings) -> ExtractionReport:
@@ -215,10 +249,6 @@ def assess_endpoint(ctx: CheckContext, s: ExtractionSettings) -> ExtractionRepor
             close()
 
 
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.0%}"
-
-
 def findings_for(check: Check, subject: str, report: ExtractionReport, s: ExtractionSettings,
                  location: str) -> Finding:
     """The one finding for a model's :class:`ExtractionReport`."""
@@ -234,6 +264,7 @@ def findings_for(check: Check, subject: str, report: ExtractionReport, s: Extrac
     metrics: dict[str, float | int | str | bool | None] = {
         "fidelity": round(a.fidelity, 6), "method": best, "queries": r.queries, "budget": a.budget,
         "baseline_fidelity": round(a.baseline_fidelity, 6), "n_eval": a.n_eval, "pool_size": a.pool_size,
+        "evaluation_queries": a.evaluation_queries,
         "labels_only": a.labels_only, "victim_accuracy": a.victim_accuracy,
     }
     for m, res in a.results.items():
@@ -274,7 +305,7 @@ def findings_for(check: Check, subject: str, report: ExtractionReport, s: Extrac
         message += (f"; adversarials crafted on the copy fool the model {a.transfer.rate:.0%} of the time "
                     f"(random noise of the same size: {a.transfer.baseline_rate:.0%})")
     if a.controls:
-        message += "; behind output controls: " + ", ".join(f"{c.policy.name} {_pct(c.best if c.fidelity else None)}"
+        message += "; behind output controls: " + ", ".join(f"{c.policy.name} {percent(c.best if c.fidelity else None)}"
                                                             for c in a.controls)
     status = Status.FAIL if a.fidelity > s.max_fidelity else Status.PASS
     return check.finding(status, severity=Severity.HIGH if status is Status.FAIL else Severity.INFO,

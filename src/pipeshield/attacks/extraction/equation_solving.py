@@ -30,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from threadpoolctl import threadpool_limits
 
 from pipeshield.attacks.extraction.methods import Run, register
+from pipeshield.core.targets.base import softmax
 
 __all__ = ["LinearSubstitute", "solve_logistic"]
 
@@ -63,10 +64,7 @@ class LinearSubstitute:
         return z
 
     def predict_proba(self, x: ArrayLike) -> NDArray[np.float64]:
-        z = self.decision_function(x)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        p: NDArray[np.float64] = e / e.sum(axis=1, keepdims=True)
+        p: NDArray[np.float64] = softmax(self.decision_function(x))
         return p
 
     def predict(self, x: ArrayLike) -> NDArray[Any]:

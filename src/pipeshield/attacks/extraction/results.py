@@ -81,7 +81,7 @@ class Transferability:
     that random noise of the same size (a random corner of the L-inf ball, or a random direction
     of L2 length ``eps``) pushes across the victim's boundary. ``rate`` well above
     ``baseline_rate`` is what a stolen copy buys an attacker. ``queries``: victim queries spent
-    here (clean, adversarial and noise inputs).
+    here (clean inputs, unless their labels were given, adversarial and noise inputs).
     """
 
     eps: float

@@ -34,12 +34,16 @@ def transferability(
     clip: tuple[ArrayLike, ArrayLike] | None = None,
     steps: int = 20,
     seed: int = 0,
+    victim_labels: ArrayLike | None = None,
 ) -> Transferability:
     """Craft PGD adversarials (``eps``, ``norm``, ``steps``) on ``result.substitute`` for the
     inputs ``x`` (labels ``y``, values of ``result.classes``) the victim gets right, and measure
     how many fool the victim. ``clip`` is the data domain (default: ``result.domain``). A
     substitute that is not a torch module (the equation-solved logistic model) is attacked
-    through its equivalent ``torch.nn.Linear``.
+    through its equivalent ``torch.nn.Linear``. ``victim_labels``: the victim's labels on ``x``
+    when the caller holds them already (from :func:`~pipeshield.attacks.extraction.api.label_inputs`);
+    the clean inputs are then not queried again and ``queries`` counts only the adversarial and
+    noise inputs.
     """
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
@@ -65,11 +69,16 @@ def transferability(
     lo_a = np.array(np.broadcast_to(np.asarray(lo, dtype=np.float64), (result.n_features,)))
     hi_a = np.array(np.broadcast_to(np.asarray(hi, dtype=np.float64), (result.n_features,)))
 
-    def victim_labels(batch: np.ndarray) -> np.ndarray:
+    def ask_labels(batch: np.ndarray) -> np.ndarray:
         return np.asarray(classes[oracle.probabilities(batch).argmax(axis=1)])
 
-    correct = np.flatnonzero(victim_labels(rows) == y_arr)
-    queries = len(rows)
+    if victim_labels is None:
+        clean, queries = ask_labels(rows), len(rows)
+    else:
+        clean, queries = np.asarray(victim_labels).reshape(-1), 0
+        if len(clean) != len(rows):
+            raise ValueError(f"x has {len(rows)} rows but victim_labels has {len(clean)} labels")
+    correct = np.flatnonzero(clean == y_arr)
     n = len(correct)
     if n == 0:
         return Transferability(float(eps), norm, 0, 0.0, 0.0, 0.0, queries)
@@ -93,7 +102,7 @@ def transferability(
             seed=seed,
         )
     adv = res.x_adv.double().numpy()
-    fooled = victim_labels(adv) != y_arr[correct]
+    fooled = ask_labels(adv) != y_arr[correct]
     rng = np.random.default_rng(seed)
     if norm == "linf":
         noise = eps * rng.choice([-1.0, 1.0], size=xc.shape)
@@ -101,7 +110,7 @@ def transferability(
         g = rng.standard_normal(xc.shape)
         noise = eps * g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
     noisy = np.clip(xc + noise, lo_x, hi_x)
-    baseline = victim_labels(noisy) != y_arr[correct]
+    baseline = ask_labels(noisy) != y_arr[correct]
     return Transferability(
         eps=float(eps),
         norm=norm,

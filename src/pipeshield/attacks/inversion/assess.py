@@ -86,6 +86,18 @@ def _n_outputs(target: Any, n_features: int) -> int:
     return int(np.asarray(target.predict_proba(np.zeros((1, n_features), dtype=np.float32))).shape[1])
 
 
+def _attack_options(budget: str, method: str, clip: tuple[float, float]) -> dict[str, Any]:
+    """The options MI-Face runs with at ``budget``: ``BUDGETS`` with ``lr`` scaled to the clip
+    range, and for finite differences a step of 5% of it (large enough to see through scores
+    rounded to 2 decimals). These are what the report records."""
+    span = float(clip[1] - clip[0])
+    opts = dict(BUDGETS[budget][method])
+    opts["lr"] = float(opts["lr"]) * span
+    if method == "finite_differences":
+        opts["fd_step"] = 0.05 * span
+    return opts
+
+
 def assess_images(
     target: Any,
     x: Any,
@@ -110,20 +122,17 @@ def assess_images(
     flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     labels = np.asarray(y, dtype=np.int64)
     shape = tuple(int(s) for s in input_shape)
-    span = float(clip[1] - clip[0])
     white = _module_of(target) is not None if white_box is None else white_box
     n_classes = _n_outputs(target, flat.shape[1])
     judge_model = train_evaluator(flat, labels, evaluator)
     name = {"knn": "k-nearest-neighbour", "logistic": "logistic regression"}[evaluator]
 
     def run(model: Any, method: str) -> tuple[InversionResult, ...]:
-        opts = dict(BUDGETS[budget][method])
-        opts["lr"] = opts["lr"] * span
-        if method == "finite_differences":
-            opts["fd_step"] = 0.05 * span  # large enough to see through 2-decimal rounding
-        return invert_classes(model, n_classes, input_shape=shape, clip=clip, method=method, seed=seed, **opts)
+        return invert_classes(model, n_classes, input_shape=shape, clip=clip, method=method, seed=seed,
+                              **_attack_options(budget, method, clip))
 
-    main = run(target, "gradient" if white else "finite_differences")
+    main_method = "gradient" if white else "finite_differences"
+    main = run(target, main_method)
     quality = judge(main, judge_model, flat, labels, name=name)
     controls: dict[str, InversionQuality] = {}
     spent: dict[str, int] = {}
@@ -137,9 +146,12 @@ def assess_images(
                 res = run(HardenedTarget(target, policy), "finite_differences")
             controls[policy.name] = judge(res, judge_model, flat, labels, name=name)
             spent[policy.name] = sum(r.queries for r in res)
-    settings = {"budget": budget, "evaluator": evaluator, "clip": [float(c) for c in clip],
-                "input_shape": list(shape), "n_classes": n_classes,
-                "attack": dict(BUDGETS[budget]["gradient" if white else "finite_differences"])}
+    settings: dict[str, Any] = {
+        "budget": budget, "evaluator": evaluator, "clip": [float(c) for c in clip], "input_shape": list(shape),
+        "n_classes": n_classes, "method": main_method, "attack": _attack_options(budget, main_method, clip),
+    }
+    if policies:
+        settings["control_attack"] = _attack_options(budget, "finite_differences", clip)
     classes = getattr(target, "classes", None)
     names = tuple(c.item() if hasattr(c, "item") else c for c in classes) if classes is not None else None
     return ImageReport("white-box" if white else "black-box", main, quality, settings, controls, spent, names)

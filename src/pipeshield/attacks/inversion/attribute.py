@@ -31,6 +31,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from pipeshield.core.labels import class_columns, declared_classes
+
 __all__ = ["AttributeInferenceResult", "AttributeScores", "attribute_inference"]
 
 
@@ -103,16 +105,10 @@ def _label_columns(model: Any, y: Any, n: int, what: str) -> NDArray[np.int64]:
     ya = np.asarray(y)
     if ya.shape != (n,):
         raise ValueError(f"{what} must hold one label per row ({n}), got shape {ya.shape}")
-    classes = getattr(model, "classes", None)
-    if classes is None:
-        classes = getattr(model, "classes_", None)
-    if classes is None or not len(classes):
-        return ya.astype(np.int64)
-    index = {(c.item() if hasattr(c, "item") else c): i for i, c in enumerate(classes)}
     try:
-        return np.asarray([index[v.item() if hasattr(v, "item") else v] for v in ya], dtype=np.int64)
-    except KeyError as err:
-        raise ValueError(f"{what}: label {err} is not a class of the model") from None
+        return class_columns(declared_classes(model), ya)
+    except ValueError as err:
+        raise ValueError(f"{what}: {err}") from None
 
 
 def _candidates(values: NDArray[np.float64], max_categories: int, bins: int

@@ -32,13 +32,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeshield.core.checks import Check, CheckContext
 from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status, Threat
 from pipeshield.core.pipeline import Pipeline
+from pipeshield.core.targets.base import WHITE_BOX_FORMATS
 
 if TYPE_CHECKING:
     from pipeshield.attacks.inversion.assess import AttributeReport, ImageReport
 
 __all__ = ["InversionCheck", "InversionSettings"]
 
-WHITE_BOX_FORMATS = ("safetensors", "torch", "torchscript")
 _CAVEAT_IMAGES = (
     "MI-Face reconstructs what the model associates with a class, not a training record: it "
     "exposes a person only when a class is one person (faces) or a class itself is sensitive. "
@@ -132,16 +132,13 @@ class InversionCheck(Check):
 
 
 def _class_indices(target: Any, y: np.ndarray, where: str) -> np.ndarray:
+    from pipeshield.core.labels import class_columns
     from pipeshield.errors import DatasetError
 
-    classes = getattr(target, "classes", None)
-    if classes is None or not len(classes):
-        return np.asarray(y).astype(np.int64)
-    index = {c.item() if hasattr(c, "item") else c: i for i, c in enumerate(classes)}
     try:
-        return np.asarray([index[v.item() if hasattr(v, "item") else v] for v in y], dtype=np.int64)
-    except KeyError as err:
-        raise DatasetError(f"{where}: label {err} is not a class of the model") from None
+        return class_columns(getattr(target, "classes", None), y)
+    except ValueError as err:
+        raise DatasetError(f"{where}: {err}") from None
 
 
 def _sample(n: int, k: int, seed: int) -> np.ndarray:
@@ -150,6 +147,7 @@ def _sample(n: int, k: int, seed: int) -> np.ndarray:
 
 def _images(ctx: CheckContext, model: str, s: InversionSettings) -> ImageReport:
     from pipeshield.attacks.inversion.assess import assess_images
+    from pipeshield.errors import DatasetError
     from pipeshield.gateway.output_policy import STANDARD_POLICIES
 
     spec = ctx.pipeline.models[model]
@@ -169,13 +167,21 @@ def _images(ctx: CheckContext, model: str, s: InversionSettings) -> ImageReport:
     if clip is None:
         clip = (float(np.min(train.x)), float(np.max(train.x)))
     white = spec.format in WHITE_BOX_FORMATS
-    return assess_images(target, train.x.reshape(len(train), -1), y, input_shape=spec.input_shape, clip=clip,
-                         budget=s.budget, white_box=white, evaluator=s.evaluator,
-                         policies=STANDARD_POLICIES if s.controls else (), seed=ctx.seed)
+    try:
+        return assess_images(target, train.x.reshape(len(train), -1), y, input_shape=spec.input_shape, clip=clip,
+                             budget=s.budget, white_box=white, evaluator=s.evaluator,
+                             policies=STANDARD_POLICIES if s.controls else (), seed=ctx.seed)
+    except ValueError as err:  # an empty clip range, an input shape the rows do not fill
+        raise DatasetError(
+            f"models.{model} with datasets.{spec.train_data} (clip {tuple(clip)}): MI-Face cannot run: "
+            f"{_first_line(err)}",
+            hint=f'set policy.checks."{InversionCheck.id}".clip = [LOW, HIGH] to the valid input range',
+        ) from None
 
 
 def _attribute(ctx: CheckContext, model: str, column: str, s: InversionSettings) -> AttributeReport:
     from pipeshield.attacks.inversion.assess import assess_attribute
+    from pipeshield.errors import DatasetError
     from pipeshield.gateway.output_policy import STANDARD_POLICIES
 
     spec = ctx.pipeline.models[model]
@@ -183,9 +189,21 @@ def _attribute(ctx: CheckContext, model: str, column: str, s: InversionSettings)
     train, test = ctx.dataset(spec.train_data), ctx.dataset(spec.test_data)
     assert train.y is not None and test.y is not None
     m, n = _sample(len(train), s.max_records, ctx.seed), _sample(len(test), s.max_records, ctx.seed + 1)
-    return assess_attribute(ctx.target(model), column, train.feature_names, train.x[m], train.y[m], test.x[n],
-                            test.y[n], max_categories=s.max_categories, bins=s.bins,
-                            policies=STANDARD_POLICIES if s.controls else (), seed=ctx.seed)
+    target = ctx.target(model)
+    try:
+        return assess_attribute(target, column, train.feature_names, train.x[m], train.y[m], test.x[n],
+                                test.y[n], max_categories=s.max_categories, bins=s.bins,
+                                policies=STANDARD_POLICIES if s.controls else (), seed=ctx.seed)
+    except ValueError as err:  # a label the model does not answer in, a column it cannot take
+        raise DatasetError(
+            f'models.{model} with datasets.{spec.train_data} and datasets.{spec.test_data}: attribute inference on '
+            f'policy.checks."{InversionCheck.id}".sensitive column {column!r} cannot run: {_first_line(err)}',
+            hint=f"the datasets' labels must be classes of models.{model}, and {column!r} one of its input features",
+        ) from None
+
+
+def _first_line(err: Exception) -> str:
+    return next((ln.strip() for ln in str(err).splitlines() if ln.strip()), type(err).__name__)
 
 
 def _image_finding(check: Check, subject: str, r: ImageReport, s: InversionSettings, location: str) -> Finding:

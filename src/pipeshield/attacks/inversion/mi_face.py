@@ -37,6 +37,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from pipeshield.attacks._scores import as_probabilities
+
 __all__ = ["METHODS", "InversionResult", "invert", "invert_classes"]
 
 METHODS = ("gradient", "finite_differences")
@@ -104,11 +106,11 @@ class _TorchOracle(_Oracle):
 
     def prob(self, x: NDArray[np.float64]) -> float:
         with self.torch.no_grad():
-            return float(self.torch.softmax(self.module(self._t(x)).float(), dim=1)[0, self.k])
+            return float(as_probabilities(self.module(self._t(x)).float())[0, self.k])
 
     def grad(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         t = self._t(x).requires_grad_(True)
-        p = self.torch.softmax(self.module(t).float(), dim=1)[0, self.k]
+        p = as_probabilities(self.module(t).float())[0, self.k]
         (g,) = self.torch.autograd.grad(p, t)
         return np.asarray(g.detach().cpu().numpy(), dtype=np.float64).reshape(x.shape)
 
@@ -186,7 +188,7 @@ def _module_of(model: Any) -> Any | None:
 
 
 def _predict_proba(model: Any, shape: tuple[int, ...]) -> Callable[[np.ndarray], Any]:
-    """The black-box view: ``predict_proba`` on flat rows (a bare module is wrapped in softmax)."""
+    """The black-box view: ``predict_proba`` on flat rows (a bare module's logits go through softmax)."""
     if hasattr(model, "predict_proba"):
         fn: Callable[[np.ndarray], Any] = model.predict_proba
         return fn
@@ -198,7 +200,7 @@ def _predict_proba(model: Any, shape: tuple[int, ...]) -> Callable[[np.ndarray],
     def proba(rows: np.ndarray) -> Any:
         with torch.no_grad():
             t = torch.as_tensor(np.asarray(rows, np.float32).reshape(len(rows), *shape))
-            return torch.softmax(module(t).float(), dim=1).numpy()
+            return as_probabilities(module(t).float()).numpy()
 
     return proba
 

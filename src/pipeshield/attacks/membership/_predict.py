@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pipeshield.attacks._scores import as_probabilities
+from pipeshield.core.labels import UnknownLabelError, class_columns, declared_classes
+
 __all__ = ["is_torch_module", "model_classes", "predict_probabilities", "signals"]
 
 _BATCH = 1024
@@ -51,9 +54,7 @@ def _torch_probabilities(module: Any, x: NDArray[Any]) -> NDArray[np.float64]:
     raw = torch.cat(out)
     if raw.ndim != 2:
         raise ValueError(f"the torch model must output (n, n_classes) scores, got shape {tuple(raw.shape)}")
-    already_probs = bool((raw >= 0).all()) and bool(torch.allclose(raw.sum(1), torch.ones(len(raw), dtype=raw.dtype), atol=1e-4))
-    probs = raw if already_probs else torch.softmax(raw, dim=1)  # logits, the usual case
-    return np.asarray(probs.numpy(), dtype=np.float64)
+    return np.asarray(as_probabilities(raw).numpy(), dtype=np.float64)
 
 
 def _raw_probabilities(model: Any, x: NDArray[Any]) -> NDArray[np.float64]:
@@ -73,13 +74,7 @@ def _raw_probabilities(model: Any, x: NDArray[Any]) -> NDArray[np.float64]:
 
 def _declared_classes(model: Any) -> NDArray[Any] | None:
     """``classes_`` (scikit-learn) or ``classes`` (a pipeshield Target), when the model has one."""
-    if is_torch_module(model):
-        return None
-    for attr in ("classes_", "classes"):
-        classes = getattr(model, attr, None)
-        if classes is not None and not callable(classes) and len(classes):
-            return np.asarray(classes)
-    return None
+    return None if is_torch_module(model) else declared_classes(model)
 
 
 def model_classes(model: Any, n_columns: int) -> NDArray[Any]:
@@ -107,12 +102,12 @@ def predict_probabilities(model: Any, x: NDArray[Any], classes: NDArray[Any] | N
             f"a reference model returned {probs.shape[1]} probability columns but the target has "
             f"{len(classes)} classes; give reference models a classes_ attribute or the same outputs"
         )
-    position = {c: j for j, c in enumerate(classes.tolist())}
-    unknown = [c for c in own.tolist() if c not in position]
-    if unknown:
-        raise ValueError(f"a reference model predicts classes the target does not have: {unknown[:5]}")
+    try:
+        columns = class_columns(classes, own)
+    except UnknownLabelError as err:
+        raise ValueError(f"a reference model predicts a class the target does not have: {err.label!r}") from None
     aligned = np.zeros((len(x), len(classes)), dtype=np.float64)
-    aligned[:, [position[c] for c in own.tolist()]] = probs
+    aligned[:, columns] = probs
     return aligned
 
 

@@ -8,7 +8,7 @@ the score of a model that did not.
 
 The training is the cost, so the models are fanned out through the executor
 (:mod:`pipeshield.core.executor`). Each worker trains one model, scores the whole pool and sends
-back two float vectors, not the model. Everything is a function of ``seed``: the IN/OUT split,
+back its probabilities on the pool, not the model. Everything is a function of ``seed``: the IN/OUT split,
 each model's seed (passed to ``train_fn`` or set as ``random_state`` on a cloned estimator whose
 ``random_state`` is unset), and so the scores.
 """
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeshield.attacks.membership._predict import is_torch_module, predict_probabilities, signals
+from pipeshield.attacks.membership._predict import is_torch_module, predict_probabilities
 from pipeshield.core.executor import Executor, SerialExecutor, get_executor
 
-__all__ = ["Recipe", "keep_mask", "model_seeds", "reference_signals", "resolve_recipe"]
+__all__ = ["Recipe", "RecipeError", "keep_mask", "model_seeds", "reference_probabilities", "resolve_recipe"]
 
 # Below this many models the worker start-up (a fresh interpreter importing scikit-learn or
 # torch, ~1-2 s) costs more than it saves on small models; train them in this process.
@@ -58,24 +58,31 @@ class Recipe:
         return est.fit(x, y)
 
 
+class RecipeError(ValueError):
+    """No usable training recipe: a configuration problem (the pipeline's ``training``), not a
+    data problem. A ValueError, so the library's callers see the documented type."""
+
+
 def resolve_recipe(model: Any, train_fn: TrainFn | None, template: Any) -> Recipe:
-    """The user's recipe, in order: ``train_fn``, a scikit-learn ``template``, the model itself."""
+    """The user's recipe, in order: ``train_fn``, a scikit-learn ``template``, the model itself.
+
+    Raises :class:`RecipeError` when none is usable."""
     if train_fn is not None:
         if not callable(train_fn):
-            raise ValueError("train_fn must be a callable train_fn(x, y, *, seed) -> model")
+            raise RecipeError("train_fn must be a callable train_fn(x, y, *, seed) -> model")
         return Recipe(train_fn=train_fn)
     if template is not None:
         if not _is_sklearn_estimator(template):
-            raise ValueError(f"template must be a scikit-learn estimator (with fit and get_params), got {type(template).__name__}")
+            raise RecipeError(f"template must be a scikit-learn estimator (with fit and get_params), got {type(template).__name__}")
         return Recipe(template=template)
     if is_torch_module(model):
-        raise ValueError(
+        raise RecipeError(
             "a torch model needs train_fn(x, y, *, seed) -> model to train reference models "
             "with the same recipe"
         )
     if _is_sklearn_estimator(model):
         return Recipe(template=model)
-    raise ValueError(
+    raise RecipeError(
         f"a black-box {type(model).__name__} cannot be cloned: pass train_fn(x, y, *, seed) -> model "
         "or template=<an unfitted scikit-learn estimator of the same family>"
     )
@@ -107,55 +114,52 @@ class _Job:
     recipe: Recipe
     x_train: NDArray[Any]
     y_train: NDArray[Any]
-    x_pool: NDArray[Any]
-    label_index: NDArray[np.intp]
+    x_query: NDArray[Any]
     classes: NDArray[Any]
 
 
-def _run_job(job: _Job) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Train one reference model and score the pool (runs in a worker process)."""
+def _run_job(job: _Job) -> NDArray[np.float64]:
+    """Train one reference model and return its probabilities on the queried rows (in a worker)."""
     model = job.recipe.fit(job.x_train, job.y_train, job.seed)
-    probs = predict_probabilities(model, job.x_pool, job.classes)
-    return signals(probs, job.label_index)
+    return predict_probabilities(model, job.x_query, job.classes)
 
 
-def reference_signals(
+def reference_probabilities(
     recipe: Recipe,
     x_pool: NDArray[Any],
     y_pool: NDArray[Any],
-    label_index: NDArray[np.intp],
     classes: NDArray[Any],
     keep: NDArray[np.bool_],
     seeds: list[int],
     executor: str | Executor | None = None,
     jobs: int | None = None,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``(p_true, phi)``, each ``(n_reference, n_pool)``: every reference model's view of the pool."""
+    query: NDArray[Any] | None = None,
+) -> NDArray[np.float64]:
+    """``(n_reference, n_query, n_classes)``: every reference model's answers on ``query`` (default:
+    the whole pool), at full precision and in the order of ``classes`` (an output policy can then
+    be applied to them). Model ``i`` trains on the pool rows where ``keep[i]`` is True."""
     n_ref = len(keep)
-    work = [
-        _Job(i, seeds[i], recipe, x_pool[keep[i]], y_pool[keep[i]], x_pool, label_index, classes)
-        for i in range(n_ref)
-    ]
+    asked = x_pool if query is None else query
+    work = [_Job(i, seeds[i], recipe, x_pool[keep[i]], y_pool[keep[i]], asked, classes) for i in range(n_ref)]
     if executor is None:
         executor = "local" if n_ref >= PARALLEL_FROM else "serial"
     runner = get_executor(executor, jobs) if isinstance(executor, str) else executor
-    p_true = np.empty((n_ref, len(x_pool)), dtype=np.float64)
-    phi = np.empty_like(p_true)
+    out = np.empty((n_ref, len(asked), len(classes)), dtype=np.float64)
     retry: list[_Job] = []
     for job, result in runner.map_unordered(_run_job, work):
         if isinstance(result, BaseException):
             retry.append(job)
         else:
-            p_true[job.index], phi[job.index] = result
+            out[job.index] = result
     if retry:
         # A worker died or the recipe could not be sent (a lambda or a local function cannot
         # cross a process boundary): train those models here. A genuine training error raises.
         for job, result in SerialExecutor().map_unordered(_run_job, sorted(retry, key=lambda j: j.index)):
-            p_true[job.index], phi[job.index] = result  # type: ignore[misc]
+            out[job.index] = result  # type: ignore[assignment]
         warnings.warn(
             f"{len(retry)} of {n_ref} reference models could not run in worker processes and were "
             "trained in this process (a train_fn defined at module level can be sent to workers)",
             RuntimeWarning,
             stacklevel=3,
         )
-    return p_true, phi
+    return out

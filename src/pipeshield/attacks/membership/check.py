@@ -24,7 +24,6 @@ The CLI (``pipeshield attack membership``) runs the same :func:`assess_model`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeshield.attacks._format import percent
 from pipeshield.core.checks import Check, CheckContext, check_settings
 from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status, Threat
 from pipeshield.core.pipeline import Pipeline
@@ -55,7 +55,6 @@ __all__ = [
 #: Reference models per budget. Quick keeps the demo's forest to a few seconds; LiRA's authors
 #: recommend the per-record variance only from ~64 models (below, read the fixed-variance rows).
 BUDGET_REFERENCES: dict[str, int] = {"quick": 4, "standard": 16, "thorough": 64}
-WHITE_BOX_FORMATS = ("safetensors", "torch", "torchscript")
 _ROC_POINTS = 40
 _PLOTTED = ("loss", "lira", "lira_offline", "rmia")
 
@@ -235,16 +234,16 @@ class MembershipReport:
 
 
 def _executor(s: MembershipSettings) -> str | None:
-    if s.executor == "auto":
-        # An audit worker already runs one check per core: a pool inside it would oversubscribe.
-        return "serial" if os.environ.get("PIPESHIELD_WORKER") == "1" else None
-    return s.executor
+    from pipeshield.core.executor import nested_executor
+
+    return nested_executor() if s.executor == "auto" else s.executor
 
 
 def assess_model(ctx: CheckContext, model: str, s: MembershipSettings) -> MembershipReport:
     """Every membership attack on one pipeline model, and again behind each output control."""
     import time
 
+    from pipeshield.attacks.membership._reference import RecipeError
     from pipeshield.attacks.membership.controls import evaluate_controls
     from pipeshield.core.pipeline import resolve_callable
     from pipeshield.errors import ConfigError, DatasetError
@@ -270,13 +269,14 @@ def assess_model(ctx: CheckContext, model: str, s: MembershipSettings) -> Member
             policies=STANDARD_POLICIES if s.controls else (), n_reference=s.n_reference,
             train_fn=train_fn, template=template, seed=ctx.seed, executor=_executor(s), top_k=s.exposed_records,
         )
+    except RecipeError as err:  # no usable recipe: the pipeline file, not the data
+        raise ConfigError(
+            f"models.{model}.training: {err}",
+            hint="set training = 'module:function' (fn(x, y, *, seed) -> model) for this model",
+        ) from None
     except ValueError as err:
         raise DatasetError(f"models.{model}: membership attack: {err}") from None
     return MembershipReport(result, data, recipe, time.perf_counter() - start)
-
-
-def _pct(x: float) -> str:
-    return f"{x:.0%}" if x >= 0.1 or x == 0 else f"{x:.1%}"
 
 
 def roc_plot(result: MembershipResult) -> Evidence:
@@ -354,7 +354,7 @@ def findings_for(check: Check, subject: str, report: MembershipReport, s: Member
         evidence.append(Evidence("table", f"Most exposed members ({by_auc.name}; row = 0-based row of datasets.{data.train_data})", data={
             "columns": ["row", "score", "non-members scoring as high"],
             "rows": [[int(data.member_rows[r.index]), round(r.score, 4) if np.isfinite(r.score) else None,
-                      _pct(r.fpr)] for r in exposed],
+                      percent(r.fpr)] for r in exposed],
         }))
     if report.result.controlled:
         evidence.append(Evidence("table", "Controls measured: the same attacks behind output hardening", data={
@@ -363,8 +363,8 @@ def findings_for(check: Check, subject: str, report: MembershipReport, s: Member
         }))
     message = (
         f"an attacker with query access tells training members from non-members with AUC "
-        f"{by_auc.auc:.2f} ({by_auc.name}); at 1% false positives it finds {_pct(by_tpr.tpr_at_fpr[0.01])} "
-        f"of members ({by_tpr.name}); policy: AUC <= {s.max_auc:g}, TPR at 1% FPR <= {_pct(s.max_tpr_at_1pct_fpr)}"
+        f"{by_auc.auc:.2f} ({by_auc.name}); at 1% false positives it finds {percent(by_tpr.tpr_at_fpr[0.01])} "
+        f"of members ({by_tpr.name}); policy: AUC <= {s.max_auc:g}, TPR at 1% FPR <= {percent(s.max_tpr_at_1pct_fpr)}"
         f"; train accuracy {full.train_accuracy:.1%}, non-member accuracy {full.test_accuracy:.1%}"
     )
     sentences = control_sentences(report)

@@ -15,12 +15,12 @@ the same seed :func:`evaluate` would train exactly the same ones. The attacker i
 the API's output policy and to apply it to its own reference models too, so that the target's
 answers and the references' are compared like with like (the standard assumption; an attacker
 who compared hardened answers with full-precision references would only do worse). The ``full``
-result equals ``evaluate(...)`` with the same arguments.
+result equals ``evaluate(...)`` with the same arguments: :func:`evaluate` *is* this function
+with no policies, so both go through one path.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,16 +30,15 @@ from numpy.typing import ArrayLike, NDArray
 
 from pipeshield.attacks.membership._predict import model_classes, predict_probabilities, signals
 from pipeshield.attacks.membership._reference import (
-    PARALLEL_FROM,
-    Recipe,
     keep_mask,
     model_seeds,
+    reference_probabilities,
     resolve_recipe,
 )
-from pipeshield.attacks.membership.api import _label_index, _rows
 from pipeshield.attacks.membership.attacks import ATTACKS, Signals
 from pipeshield.attacks.membership.results import MembershipResult, measure
-from pipeshield.core.executor import Executor, SerialExecutor, get_executor
+from pipeshield.core.executor import Executor
+from pipeshield.core.labels import class_columns
 
 if TYPE_CHECKING:
     from pipeshield.gateway.output_policy import OutputPolicy
@@ -68,94 +67,95 @@ class ControlsResult:
         }
 
 
-@dataclass(frozen=True)
-class _Job:
-    index: int
-    seed: int
-    recipe: Recipe
-    x_train: NDArray[Any]
-    y_train: NDArray[Any]
-    x_pool: NDArray[Any]
-    classes: NDArray[Any]
+def _rows(x: ArrayLike, y: ArrayLike, what: str) -> tuple[NDArray[Any], NDArray[Any]]:
+    xa, ya = np.asarray(x), np.asarray(y)
+    if xa.ndim == 0 or len(xa) == 0:
+        raise ValueError(f"x_{what} is empty: membership needs at least one record on each side")
+    if ya.ndim != 1:
+        raise ValueError(f"y_{what} must be one label per record (1-D), got shape {ya.shape}")
+    if len(xa) != len(ya):
+        raise ValueError(f"x_{what} has {len(xa)} rows but y_{what} has {len(ya)} labels")
+    return xa, ya
 
 
-def _run_job(job: _Job) -> Probs:
-    """Train one reference model and return its full probabilities on the pool (in a worker)."""
-    model = job.recipe.fit(job.x_train, job.y_train, job.seed)
-    return predict_probabilities(model, job.x_pool, job.classes)
+def _label_index(y: NDArray[Any], classes: NDArray[Any], what: str) -> NDArray[np.intp]:
+    try:
+        return class_columns(classes, y).astype(np.intp)
+    except ValueError as err:
+        raise ValueError(f"y_{what}: {err}") from None
 
 
-def _reference_probabilities(
-    recipe: Recipe,
-    x_pool: NDArray[Any],
-    y_pool: NDArray[Any],
-    classes: NDArray[Any],
-    keep: NDArray[np.bool_],
-    seeds: list[int],
-    executor: str | Executor | None,
-    jobs: int | None,
-) -> NDArray[np.float64]:
-    """``(n_reference, n_pool, n_classes)``: every reference model's answers, at full precision."""
-    n_ref = len(keep)
-    work = [_Job(i, seeds[i], recipe, x_pool[keep[i]], y_pool[keep[i]], x_pool, classes) for i in range(n_ref)]
-    if executor is None:
-        executor = "local" if n_ref >= PARALLEL_FROM else "serial"
-    runner = get_executor(executor, jobs) if isinstance(executor, str) else executor
-    out = np.empty((n_ref, len(x_pool), len(classes)), dtype=np.float64)
-    retry: list[_Job] = []
-    for job, result in runner.map_unordered(_run_job, work):
-        if isinstance(result, BaseException):
-            retry.append(job)
-        else:
-            out[job.index] = result
-    if retry:
-        # As in evaluate(): a dead worker or a recipe that cannot be sent (a lambda, a local
-        # function) is trained here instead; a genuine training error raises.
-        for job, result in SerialExecutor().map_unordered(_run_job, sorted(retry, key=lambda j: j.index)):
-            out[job.index] = result  # type: ignore[assignment]
-        warnings.warn(
-            f"{len(retry)} of {n_ref} reference models could not run in worker processes and were "
-            "trained in this process (a train_fn defined at module level can be sent to workers)",
-            RuntimeWarning,
-            stacklevel=3,
+def _check_options(n_reference: int, rmia_a: float, rmia_gamma: float, policies: Sequence[OutputPolicy]) -> None:
+    if isinstance(n_reference, bool) or not isinstance(n_reference, int | np.integer):
+        raise TypeError(f"n_reference must be an integer, got {n_reference!r}")
+    if n_reference < 2:
+        raise ValueError(
+            f"n_reference={n_reference}: LiRA online needs >= 2 reference models "
+            "(at least one IN and one OUT model for every record)"
         )
-    return out
+    if not 0.0 <= rmia_a <= 1.0:
+        raise ValueError(f"rmia_a must be in [0, 1], got {rmia_a}")
+    if rmia_gamma <= 0:
+        raise ValueError(f"rmia_gamma must be > 0, got {rmia_gamma}")
+    names = [p.name for p in policies]
+    if len(set(names)) != len(names) or "full" in names:
+        raise ValueError(f"policies must have distinct names other than 'full', got {names}")
 
 
-def _attack(
-    probs: Probs,
-    ref_probs: NDArray[np.float64],
-    label_index: NDArray[np.intp],
-    keep: NDArray[np.bool_],
-    n_m: int,
-    n_n: int,
-    z_index: NDArray[np.intp],
-    *,
-    rmia_a: float,
-    rmia_gamma: float,
-    delta: float,
-    confidence: float,
-    top_k: int,
+def _notes(n_reference: int, n_n: int) -> tuple[str, ...]:
+    """What every membership result says about its own limits."""
+    notes: tuple[str, ...] = (
+        f"{n_reference} reference models, each record IN for {n_reference // 2} of them",
+        (
+            f"{n_n} non-members: TPR at FPR alpha allows floor(alpha * {n_n}) false positives; "
+            "TPR at 0.1% FPR needs thousands of non-members to mean anything"
+        ),
+        (
+            "epsilon_lower_bound: Clopper-Pearson at the best threshold, Bonferroni-corrected over "
+            "thresholds; a lower bound on the privacy loss, never a proof of privacy"
+        ),
+    )
+    if n_n < 1000:
+        notes += (f"with {n_n} < 1000 non-members, TPR at 0.1% FPR is the TPR at zero false positives",)
+    return notes
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """Everything the attacks share across policies: who is who, and the reference models' split."""
+
+    label_index: NDArray[np.intp]
+    keep: NDArray[np.bool_]
+    n_members: int
+    n_nonmembers: int
+    z_index: NDArray[np.intp]
+
+
+def _measure(
+    probs: Probs, ref_probs: NDArray[np.float64], pool: _Pool, *, rmia_a: float, rmia_gamma: float,
+    delta: float, confidence: float, top_k: int,
 ) -> dict[str, Any]:
-    p_true, phi = signals(probs, label_index)
-    ref = [signals(r, label_index) for r in ref_probs]
+    """Every registered attack on one view of the outputs (the target's and the references')."""
+    p_true, phi = signals(probs, pool.label_index)
+    ref = [signals(r, pool.label_index) for r in ref_probs]
     sig = Signals(
         target_p=p_true,
         target_phi=phi,
         target_max=probs.max(axis=1),
-        target_correct=probs.argmax(axis=1) == label_index,
+        target_correct=probs.argmax(axis=1) == pool.label_index,
         ref_p=np.stack([p for p, _ in ref]),
         ref_phi=np.stack([f for _, f in ref]),
-        keep=keep,
-        n_targets=n_m + n_n,
-        z_index=z_index,
+        keep=pool.keep,
+        n_targets=pool.n_members + pool.n_nonmembers,
+        z_index=pool.z_index,
         rmia_a=rmia_a,
         rmia_gamma=rmia_gamma,
     )
+    n_m = pool.n_members
     return {
         spec.name: measure(spec.name, spec.method, spec.score(sig), n_m, delta=delta, confidence=confidence, top_k=top_k)
         for spec in ATTACKS.values()
-        if len(keep) >= spec.min_reference
+        if len(pool.keep) >= spec.min_reference
     }
 
 
@@ -170,6 +170,7 @@ def evaluate_controls(
     n_reference: int = 16,
     train_fn: Callable[..., Any] | None = None,
     seed: int = 0,
+    population: tuple[ArrayLike, ArrayLike] | None = None,
     template: Any = None,
     executor: str | Executor | None = None,
     jobs: int | None = None,
@@ -181,61 +182,56 @@ def evaluate_controls(
 ) -> ControlsResult:
     """Every membership attack on ``model``'s full outputs and under each output ``policy``.
 
-    Arguments as for :func:`~pipeshield.attacks.membership.evaluate` (without ``population``);
-    ``policies`` are :class:`~pipeshield.gateway.output_policy.OutputPolicy` objects, applied to
-    the target's answers and to the reference models' alike. Raises ValueError as ``evaluate``
-    does, and for two policies with the same name.
+    Arguments as for :func:`~pipeshield.attacks.membership.evaluate`; ``policies`` are
+    :class:`~pipeshield.gateway.output_policy.OutputPolicy` objects, applied to the target's
+    answers and to the reference models' alike. Raises ValueError as ``evaluate`` does, and for
+    two policies with the same name.
     """
-    if isinstance(n_reference, bool) or not isinstance(n_reference, int | np.integer):
-        raise TypeError(f"n_reference must be an integer, got {n_reference!r}")
-    if n_reference < 2:
-        raise ValueError(
-            f"n_reference={n_reference}: LiRA online needs >= 2 reference models "
-            "(at least one IN and one OUT model for every record)"
-        )
-    names = [p.name for p in policies]
-    if len(set(names)) != len(names) or "full" in names:
-        raise ValueError(f"policies must have distinct names other than 'full', got {names}")
+    _check_options(n_reference, rmia_a, rmia_gamma, policies)
     xm, ym = _rows(x_members, y_members, "members")
     xn, yn = _rows(x_nonmembers, y_nonmembers, "nonmembers")
-    if xm.shape[1:] != xn.shape[1:]:
-        raise ValueError(f"members have shape {xm.shape[1:]} per record but non-members {xn.shape[1:]}")
+    parts_x, parts_y = [xm, xn], [ym, yn]
+    if population is not None:
+        if not isinstance(population, tuple | list) or len(population) != 2:
+            raise ValueError("population must be a pair (x, y)")
+        xp, yp = _rows(population[0], population[1], "population")
+        parts_x.append(xp)
+        parts_y.append(yp)
+    shapes = {p.shape[1:] for p in parts_x}
+    if len(shapes) != 1:
+        raise ValueError(f"records have different shapes across sets: {sorted(map(str, shapes))}")
     recipe = resolve_recipe(model, train_fn, template)
 
-    x_pool, y_pool = np.concatenate([xm, xn]), np.concatenate([ym, yn])
+    x_pool, y_pool = np.concatenate(parts_x), np.concatenate(parts_y)
     n_m, n_n = len(xm), len(xn)
+    n_targets = n_m + n_n
     probs = predict_probabilities(model, x_pool)
     classes = model_classes(model, probs.shape[1])
-    label_index = np.concatenate([_label_index(ym, classes, "members"), _label_index(yn, classes, "nonmembers")])
+    label_index = np.concatenate(
+        [_label_index(y, classes, w) for y, w in zip(parts_y, ("members", "nonmembers", "population"))]
+    )
     keep = keep_mask(n_reference, len(x_pool), seed)
-    ref_probs = _reference_probabilities(
+    ref_probs = reference_probabilities(
         recipe, x_pool, y_pool, classes, keep, model_seeds(n_reference, seed), executor, jobs
     )
-    z_index = np.arange(n_m + n_n)
-    options = {"rmia_a": rmia_a, "rmia_gamma": rmia_gamma, "delta": delta, "confidence": confidence, "top_k": top_k}
-    notes = (
-        f"{n_reference} reference models, each record IN for {n_reference // 2} of them",
-        (
-            f"{n_n} non-members: TPR at FPR alpha allows floor(alpha * {n_n}) false positives; "
-            "TPR at 0.1% FPR needs thousands of non-members to mean anything"
-        ),
-        (
-            "epsilon_lower_bound: Clopper-Pearson at the best threshold, Bonferroni-corrected over "
-            "thresholds; a lower bound on the privacy loss, never a proof of privacy"
-        ),
-    ) + ((f"with {n_n} < 1000 non-members, TPR at 0.1% FPR is the TPR at zero false positives",) if n_n < 1000 else ())
+    # RMIA's comparison records: the population when given, else the judged records themselves.
+    z_index = np.arange(n_targets, len(x_pool)) if population is not None else np.arange(n_targets)
+    pool = _Pool(label_index, keep, n_m, n_n, z_index)
+    notes = _notes(n_reference, n_n)
 
     def result(p: Probs, refs: NDArray[np.float64], extra: tuple[str, ...] = ()) -> MembershipResult:
-        attacks = _attack(p, refs, label_index, keep, n_m, n_n, z_index, **options)  # type: ignore[arg-type]
+        attacks = _measure(
+            p, refs, pool, rmia_a=rmia_a, rmia_gamma=rmia_gamma, delta=delta, confidence=confidence, top_k=top_k
+        )
         correct = p.argmax(axis=1) == label_index
         return MembershipResult(
             attacks=attacks,
             n_reference=n_reference,
             n_members=n_m,
             n_nonmembers=n_n,
-            n_population=0,
+            n_population=len(x_pool) - n_targets,
             train_accuracy=float(correct[:n_m].mean()),
-            test_accuracy=float(correct[n_m:].mean()),
+            test_accuracy=float(correct[n_m:n_targets].mean()),
             seed=seed,
             settings={"rmia_a": rmia_a, "rmia_gamma": rmia_gamma, "delta": delta, "confidence": confidence},
             notes=notes + extra,

@@ -18,7 +18,6 @@ labelled training data are skipped with the reason.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Literal
 
@@ -82,7 +81,10 @@ class DPAuditCheck(Check):
 
     def run(self, ctx: CheckContext, subject: str | None) -> Iterator[Finding]:
         from pipeshield.attacks.membership.dp_audit import audit_dp
+        from pipeshield.core.executor import nested_executor
         from pipeshield.core.pipeline import resolve_callable
+        from pipeshield.core.targets.base import reshape_input
+        from pipeshield.errors import DatasetError
 
         assert subject is not None
         s: DPAuditSettings = ctx.settings
@@ -92,13 +94,17 @@ class DPAuditCheck(Check):
         train_fn = resolve_callable(spec.training, ctx.pipeline, f"models.{subject}.training")
         data = ctx.dataset(spec.train_data)
         assert data.y is not None
-        # Inside an audit worker the runs are trained in this process: no pool inside a pool.
-        executor = "serial" if os.environ.get("PIPESHIELD_WORKER") else None
-        result = audit_dp(
-            train_fn, data.x, data.y, claimed_epsilon=claim.epsilon, delta=claim.delta,
-            n_canaries=s.n_canaries, method=s.method, runs=s.runs, confidence=s.confidence,
-            seed=ctx.seed, canary=s.canary, executor=executor,
-        )
+        # The recipe gets rows shaped as in every other check that calls it (membership's
+        # reference models): the model's input_shape when it has one.
+        x = reshape_input(data.x, spec.input_shape, subject)
+        try:
+            result = audit_dp(
+                train_fn, x, data.y, claimed_epsilon=claim.epsilon, delta=claim.delta,
+                n_canaries=s.n_canaries, method=s.method, runs=s.runs, confidence=s.confidence,
+                seed=ctx.seed, canary=s.canary, executor=nested_executor(),
+            )
+        except ValueError as err:
+            raise DatasetError(f"models.{subject}: DP audit on datasets.{spec.train_data}: {err}") from None
         accountant = f", accountant {claim.accountant}" if claim.accountant else ""
         claimed = f"epsilon={claim.epsilon:g} (delta={claim.delta:g}{accountant})"
         measured = (
@@ -136,9 +142,9 @@ class DPAuditCheck(Check):
         else:
             assert result.rates is not None
             r = result.rates
-            evidence = Evidence("table", "Multi-run audit: best threshold (Clopper-Pearson)", data={
-                "columns": ["runs IN", "runs OUT", "TPR", "TPR interval", "FPR", "FPR interval"],
-                "rows": [[r.runs_in, r.runs_out, round(r.tpr, 4), "{:.3f} to {:.3f}".format(*r.tpr_interval),
+            evidence = Evidence("table", "Multi-run audit: threshold chosen on held-out runs (Clopper-Pearson)", data={
+                "columns": ["runs choosing the threshold", "runs IN", "runs OUT", "TPR", "TPR interval", "FPR", "FPR interval"],
+                "rows": [[r.selection_runs, r.runs_in, r.runs_out, round(r.tpr, 4), "{:.3f} to {:.3f}".format(*r.tpr_interval),
                           round(r.fpr, 4), "{:.3f} to {:.3f}".format(*r.fpr_interval)]],
             })
         yield self.finding(

@@ -14,7 +14,11 @@ from pipeshield.errors import ConfigError, TargetError
 if TYPE_CHECKING:
     from pipeshield.core.pipeline import Pipeline
 
-__all__ = ["Target", "WhiteBoxTarget", "load_endpoint_target", "load_target", "register_loader"]
+__all__ = ["WHITE_BOX_FORMATS", "Target", "WhiteBoxTarget", "load_endpoint_target", "load_target",
+           "register_loader", "softmax"]
+
+#: Model formats loaded as torch modules: the white-box attacks take their gradients.
+WHITE_BOX_FORMATS: tuple[str, ...] = ("safetensors", "torch", "torchscript")
 
 
 @runtime_checkable
