@@ -31,6 +31,9 @@ __all__ = ["COMMANDS", "app", "main"]
 COMMANDS: dict[str, LazyCommand] = {
     "keygen": LazyCommand("pipeshield.cli.keys", "Write a new signing key pair."),
     "log": LazyCommand("pipeshield.cli.log", "The gateway's tamper-evident audit log: verify it, tail it, export it, sign checkpoints."),
+    "keys": LazyCommand("pipeshield.cli.apikeys", "The gateway's API keys: create (shown once), list, revoke."),
+    "serve": LazyCommand("pipeshield.cli.serve", "Serve the pipeline's verified models behind the guarded "
+                         "inference gateway."),
     "attest": LazyCommand("pipeshield.cli.attest",
                           "Write a signed in-toto statement (SLSA provenance v1) of how MODEL was trained."),
     "attack": LazyCommand("pipeshield.cli.poison", "Red-team attacks against your own data and models (poisoning, "

@@ -20,8 +20,9 @@ A low robust accuracy is evidence of weakness; a high one is only as trustworthy
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeshield._lazy import lazy_getattr
 
 __all__ = [
     "ATTACKS",
@@ -56,11 +57,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pipeshield.attacks.evasion' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pipeshield.attacks.evasion.{module}"), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 if TYPE_CHECKING:

@@ -51,8 +51,9 @@ different number from fidelity on real data -- quote the evaluation set with it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeshield._lazy import lazy_getattr
 
 __all__ = [
     "METHODS",
@@ -77,11 +78,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pipeshield.attacks.extraction' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pipeshield.attacks.extraction.{module}"), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 if TYPE_CHECKING:

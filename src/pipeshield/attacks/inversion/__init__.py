@@ -33,8 +33,9 @@ Bad input raises ``ValueError`` (``TypeError`` for a model the chosen method can
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeshield._lazy import lazy_getattr
 
 __all__ = [
     "AttributeInferenceResult",
@@ -58,11 +59,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pipeshield.attacks.inversion' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pipeshield.attacks.inversion.{module}"), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 if TYPE_CHECKING:

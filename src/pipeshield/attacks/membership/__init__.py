@@ -41,8 +41,9 @@ and a TPR at 0.1% FPR measured on fewer than a few thousand non-members is mostl
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeshield._lazy import lazy_getattr
 
 __all__ = [
     "ATTACKS",
@@ -72,11 +73,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pipeshield.attacks.membership' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pipeshield.attacks.membership.{module}"), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 if TYPE_CHECKING:
