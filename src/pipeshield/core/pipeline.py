@@ -39,6 +39,7 @@ __all__ = [
     "DatasetSpec",
     "DomainSpec",
     "EndpointSpec",
+    "GatewaySpec",
     "KeysSpec",
     "ModelSpec",
     "Pipeline",
@@ -218,6 +219,101 @@ class KeysSpec(_Spec):
     trusted: list[Path] = Field(default_factory=list)
 
 
+class GatewayAlertsSpec(_Spec):
+    """What the gateway does on an extraction alert, and where it reports it."""
+
+    on_alert: Literal["log", "throttle", "deny", "label-only"] = "log"
+    webhook: str | None = Field(None, description="POST each alert here (JSON)")
+    webhook_timeout_s: float = Field(2.0, gt=0, le=60)
+    throttle_rate: str = Field("1/s", description="a throttled key's request rate")
+    throttle_inputs_rate: str = Field("10/s", description="a throttled key's input rate")
+
+    @field_validator("webhook")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"expected an http:// or https:// URL (got {value!r})")
+        return value
+
+    @field_validator("throttle_rate", "throttle_inputs_rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        # imported here: the gateway imports this module, so core must not import it at load time
+        from pipeshield.gateway.limits import parse_rate
+
+        try:
+            parse_rate(value)
+        except ConfigError as err:
+            raise ValueError(err.message) from None
+        return value
+
+
+class GatewayMonitorSpec(_Spec):
+    """The extraction monitor's PRADA and coverage settings (see ``MonitorSettings``)."""
+
+    delta: float = Field(0.9, gt=0, le=1)
+    min_samples: int = Field(100, ge=3)
+    outlier_sigma: float = Field(3.0, gt=0)
+    max_set_per_class: int = Field(500, ge=1)
+    window: int = Field(2000, ge=3)
+    max_keys: int = Field(1000, ge=1)
+    bins: int = Field(10, ge=1)
+    max_cell_fraction: float | None = Field(None, gt=0, le=1)
+
+
+class GatewayTLSSpec(_Spec):
+    """The server's certificate and key; ``client_ca`` turns on mutual TLS."""
+
+    certfile: Path
+    keyfile: Path
+    client_ca: Path | None = None
+
+
+class GatewaySpec(_Spec):
+    """``pipeshield serve``'s settings (flags and ``PIPESHIELD_*`` variables override them).
+
+    ``keys_db``/``log_db`` are SQLite paths (relative to the pipeline file) or SQLAlchemy URLs;
+    ``output`` maps a model (``"*"``: every model) to an output policy.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    keys_db: str | None = None
+    log_db: str | None = None
+    redis: str | None = Field(None, description="redis:// URL shared by replicas")
+    intel: list[Path] = Field(default_factory=list, description="blocklists: plain lists or STIX 2.1 bundles")
+    models: list[str] | None = Field(None, description="serve only these models")
+    max_body_bytes: int = Field(1024 * 1024, ge=64)
+    max_batch: int = Field(1024, ge=1)
+    range_tolerance: float = Field(0.05, ge=0, le=10)
+    output: dict[str, str] = Field(default_factory=dict)
+    log_inputs: bool = False
+    trust_forwarded_for: bool = False
+    key_cache_s: float = Field(1.0, ge=0, le=3600)
+    alerts: GatewayAlertsSpec = Field(default_factory=GatewayAlertsSpec)  # type: ignore[arg-type]
+    monitor: GatewayMonitorSpec = Field(default_factory=GatewayMonitorSpec)  # type: ignore[arg-type]
+    tls: GatewayTLSSpec | None = None
+
+    @field_validator("redis")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^rediss?://", value):
+            raise ValueError(f"expected a redis:// or rediss:// URL (got {value!r})")
+        return value
+
+    @field_validator("output")
+    @classmethod
+    def _policies(cls, value: dict[str, str]) -> dict[str, str]:
+        from pipeshield.gateway.keys import parse_output_policy  # imported here, as above
+
+        for model, policy in value.items():
+            try:
+                parse_output_policy(policy)
+            except ConfigError as err:
+                raise ValueError(_Located(f"gateway.output.{model}", err.message)) from None
+        return value
+
+
 class ArtifactSpec(_Spec):
     """A file that belongs to the pipeline but that pipeshield never loads (checkpoints, code)."""
 
@@ -250,6 +346,7 @@ class Pipeline(_Spec):
     keys: KeysSpec = Field(default_factory=KeysSpec)
     artifacts: dict[str, ArtifactSpec] = Field(default_factory=dict)
     policy: PolicySpec = Field(default_factory=PolicySpec)
+    gateway: GatewaySpec | None = None
     source: Path = Field(Path("pipeshield.toml"), exclude=True)
 
     @model_validator(mode="after")
@@ -261,6 +358,13 @@ class Pipeline(_Spec):
                     raise ValueError(_Located(f"models.{name}.{key}", _unknown("dataset", ref, self.datasets)))
         if self.endpoint and self.endpoint.model and self.endpoint.model not in self.models:
             raise ValueError(_Located("endpoint.model", _unknown("model", self.endpoint.model, self.models)))
+        if self.gateway is not None:
+            for name in self.gateway.models or []:
+                if name not in self.models:
+                    raise ValueError(_Located("gateway.models", _unknown("model", name, self.models)))
+            for name in self.gateway.output:
+                if name != "*" and name not in self.models:
+                    raise ValueError(_Located(f"gateway.output.{name}", _unknown("model", name, self.models)))
         return self
 
     @property

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -49,6 +49,13 @@ from pipeshield.gateway.audit_log import (
     AuditRecord,
     GroupCommitAppender,
     canonical_json,
+)
+from pipeshield.gateway.dashboard import (
+    NEAR_BUDGET,
+    DashboardData,
+    DashboardStats,
+    KeyBudget,
+    dashboard_page,
 )
 from pipeshield.gateway.extraction_monitor import Alert, ExtractionMonitor
 from pipeshield.gateway.input_policy import InputRejected
@@ -152,6 +159,7 @@ class Gateway:
         self.store = AuditLogStore(log_db)
         self.audit = GroupCommitAppender(self.store)
         self.metrics = _Metrics()
+        self.stats = DashboardStats()
         self.models, self.failed = load_models(pipeline, settings.models, tolerance=settings.range_tolerance)
         self.metrics.served.set(len(self.models))
         self.metrics.failed.set(len(self.failed))
@@ -286,6 +294,7 @@ class Gateway:
         if alert.first:
             log.warning("extraction alert for key %s on %s: %s", key.id, model.name, alert.to_dict())
             self.metrics.alerts.labels(model.name, alert.detector).inc()
+            self.stats.alert(model.name, key.name, alert.to_dict(), self.settings.on_alert)
             if self.settings.alert_webhook:
                 self._webhooks.submit(self._notify, {"model": model.name, "key_name": key.name, **alert.to_dict(),
                                                      "action": self.settings.on_alert})
@@ -330,11 +339,34 @@ class Gateway:
             log.error("audit log unavailable, request %s refused: %s", call.request_id, err.message)
             status, reason = 503, "audit_log_unavailable"
             self.metrics.requests.labels(model, "503", reason).inc()
+            self.stats.record(503, reason)
             return _error(503, reason, "the audit log cannot be written, so the request is refused",
                           call.request_id, {})
         self.metrics.requests.labels(model, str(status), (reason or "ok").split(":")[0]).inc()
+        self.stats.record(status, reason)
         self.metrics.latency.labels(model).observe(time.perf_counter() - call.started)
         return None
+
+    def dashboard_data(self) -> DashboardData:
+        """The operator page's numbers; keys near a budget come from the key store and the limiter."""
+        near: list[KeyBudget] = []
+        for key in self.keys.list():
+            if key.revoked:
+                continue
+            lim = key.limits
+            if lim.daily_budget is None and lim.lifetime_budget is None:
+                continue
+            try:
+                usage = self.limiter.usage(key.id)
+            except LimiterUnavailable:
+                continue
+            for budget, used, limit in (("daily", usage.daily_used, lim.daily_budget),
+                                        ("lifetime", usage.lifetime_used, lim.lifetime_budget)):
+                if limit and used >= NEAR_BUDGET * limit:
+                    near.append(KeyBudget(id=key.id, name=key.name, budget=budget, used=used, limit=limit,
+                                          fraction=round(used / limit, 4), sanction=key.sanction))
+        near.sort(key=lambda k: -k.fraction)
+        return DashboardData(**self.stats.snapshot(), near_budget=near)
 
     def deny(self, call: _Call, denied: Denied) -> JSONResponse:
         log.info("denied %s %s key=%s client=%s: %s %s", call.request_id, call.model, call.key.id if call.key else None,
@@ -440,5 +472,30 @@ def create_app(gateway: Gateway) -> FastAPI:
             return await run_in_threadpool(gateway.deny, call, denied)
         failed = await run_in_threadpool(gateway.finish, call, 200, None, None)
         return failed or Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/dashboard", response_class=HTMLResponse, tags=["operations"],
+             responses={200: {"content": {"text/html": {}}, "description": "the operator page (no data in it)"}})
+    async def dashboard() -> HTMLResponse:
+        """The operator page: asks for an admin key and polls ``/dashboard/data`` with it."""
+        html, headers = dashboard_page()
+        return HTMLResponse(html, headers=headers)
+
+    @app.get("/dashboard/data", response_model=DashboardData, responses=error_responses(401, 403, 503),
+             tags=["operations"])
+    async def dashboard_data(request: Request) -> JSONResponse:
+        """Request rate, denials by reason, keys near their budget, extraction alerts (admin key)."""
+        call = begin(request)
+        try:
+            key = await run_in_threadpool(gateway.authenticate, request, call)  # the key store may block
+            if not key.admin:
+                raise Denied(403, "admin_required", "/dashboard/data needs an admin key "
+                                                    "(pipeshield keys create --admin)")
+        except Denied as denied:
+            return await run_in_threadpool(gateway.deny, call, denied)
+        failed = await run_in_threadpool(gateway.finish, call, 200, None, None)
+        if failed is not None:
+            return failed
+        data = await run_in_threadpool(gateway.dashboard_data)
+        return JSONResponse(data.model_dump(), headers={"Cache-Control": "no-store", "X-Request-ID": call.request_id})
 
     return app

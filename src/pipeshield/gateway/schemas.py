@@ -46,7 +46,8 @@ class ErrorResponse(BaseModel):
 
 
 class PredictRequest(BaseModel):
-    inputs: list[Any] = Field(description="a batch: each item one input, flat or shaped like input_shape")
+    inputs: list[Any] = Field(min_length=1, description="a batch: each item one input, flat or shaped like "
+                                                        "input_shape")
 
 
 class PredictResponse(BaseModel):

@@ -201,7 +201,8 @@ def test_an_extraction_alert_switches_the_key_to_label_only(make_gateway: Gatewa
 
 def test_the_openapi_spec_lists_every_endpoint_and_error(served: Served) -> None:
     spec = served.client.get("/openapi.json").json()
-    assert set(spec["paths"]) == {"/v1/models/{name}:predict", "/v1/models", "/healthz", "/readyz", "/metrics"}
+    assert set(spec["paths"]) == {"/v1/models/{name}:predict", "/v1/models", "/healthz", "/readyz", "/metrics",
+                                  "/dashboard", "/dashboard/data"}
     predict = spec["paths"]["/v1/models/{name}:predict"]["post"]
     assert predict["requestBody"]["content"]["application/json"]["schema"]["required"] == ["inputs"]
     for status in ("200", "401", "403", "404", "413", "422", "429", "503"):
