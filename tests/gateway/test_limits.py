@@ -26,6 +26,7 @@ from pipeshield.gateway.limits import (
     parse_rate,
 )
 from tests.conftest import require_service
+from tests.gateway.proxy import Cuttable
 
 REDIS = ("127.0.0.1", 6379)
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -245,69 +246,10 @@ def test_two_replicas_enforce_one_limit_within_5_percent() -> None:
     assert abs(allowed - expected) / expected < 0.05, (allowed, expected, tried)
 
 
-class Proxy:
-    """A TCP forwarder to Redis that a test can cut and restore (Redis 'goes away')."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._conns: list[socket.socket] = []
-        self._server: socket.socket | None = None
-        self.start()
-
-    def start(self) -> None:
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
-        server.listen()
-        self.port = server.getsockname()[1]
-        self._server = server
-        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
-
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(REDIS)
-            self._conns += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def stop(self) -> None:
-        if self._server is not None:
-            try:
-                self._server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-            except OSError:
-                pass
-            self._server.close()
-            self._server = None
-        for s in self._conns:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-        self._conns.clear()
-
-
 @pytest.fixture
-def proxy() -> Iterator[Proxy]:
+def proxy() -> Iterator[Cuttable]:
     require_service("Redis", *REDIS)
-    p = Proxy()
+    p = Cuttable(REDIS)
     yield p
     p.stop()
 
@@ -328,7 +270,7 @@ def test_unreachable_redis_fails_closed_with_a_specific_error() -> None:
         limiter.usage("k")
 
 
-def test_redis_going_away_mid_run_denies_then_recovers(proxy: Proxy) -> None:
+def test_redis_going_away_mid_run_denies_then_recovers(proxy: Cuttable) -> None:
     limiter = RedisLimiter.from_url(
         f"redis://127.0.0.1:{proxy.port}",
         timeout_s=0.5,

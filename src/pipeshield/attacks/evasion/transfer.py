@@ -204,7 +204,7 @@ def _fit(
                 opt.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
-    model.eval()
+    model.eval()  # safe: nn.Module.eval() switches to inference mode
     return model
 
 
@@ -279,7 +279,7 @@ def transfer(
         queries[todo] += 1
     with torch.no_grad():
         was_training = module.training
-        module.eval()
+        module.eval()  # safe: nn.Module.eval() switches to inference mode
         dev = next((p.device for p in module.parameters()), torch.device("cpu"))
         xa = torch.as_tensor(adv.reshape(n, *shape), dtype=torch.float32, device=dev)
         sur_pred = np.concatenate(

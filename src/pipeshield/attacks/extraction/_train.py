@@ -40,7 +40,7 @@ class TorchSubstitute:
     def logits(self, x: ArrayLike) -> NDArray[np.float64]:
         rows = np.asarray(x, dtype=np.float32)
         rows = rows.reshape(len(rows), -1)
-        self.module.eval()
+        self.module.eval()  # safe: nn.Module.eval() switches to inference mode
         with one_thread(), torch.no_grad():
             out = [
                 self.module(torch.as_tensor(rows[i : i + _BATCH])).double().numpy()
@@ -114,7 +114,7 @@ def train_substitute(
                 opt.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
-    model.eval()
+    model.eval()  # safe: nn.Module.eval() switches to inference mode
     return TorchSubstitute(model, classes, len(x))
 
 
@@ -127,7 +127,7 @@ def label_gradient_sign(
     (``dp = p * dlog p``, ``p > 0``) but does not vanish when the softmax saturates.
     """
     module = sub.module
-    module.eval()
+    module.eval()  # safe: nn.Module.eval() switches to inference mode
     out = []
     with one_thread():
         for i in range(0, len(x), _BATCH):

@@ -30,6 +30,7 @@ fooled by noise. Judge it with an independent model (:mod:`pipeshield.attacks.in
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -81,16 +82,16 @@ class _QueryBudgetSpent(Exception):
     """Internal: the next batch of queries would exceed ``max_queries``."""
 
 
-class _Oracle:
+class _Oracle(abc.ABC):
     """The attacker's view of the model: the target-class probability, and its gradient."""
 
     queries = 0
 
-    def prob(self, x: NDArray[np.float64]) -> float:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def prob(self, x: NDArray[np.float64]) -> float: ...
 
-    def grad(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def grad(self, x: NDArray[np.float64]) -> NDArray[np.float64]: ...
 
 
 class _TorchOracle(_Oracle):
