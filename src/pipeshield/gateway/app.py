@@ -315,12 +315,13 @@ class Gateway:
     def record(self, call: _Call, status: int, reason: str | None, output: Any) -> None:
         """Append the request's audit record durably (raises AuditLogError when it cannot)."""
         latency = (time.perf_counter() - call.started) * 1000
-        keep = self.settings.log_inputs
-        try:
-            canonical_json(call.inputs)
-            logged_input = call.inputs if keep else None
-        except ValueError:
-            logged_input = None
+        logged_input = None
+        if self.settings.log_inputs:  # only inputs JSON can hold (no NaN) are kept verbatim
+            try:
+                canonical_json(call.inputs)
+                logged_input = call.inputs
+            except ValueError:
+                pass
         record = AuditRecord(
             time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             key_id=call.key.id if call.key else None, client=call.client, model=call.model,

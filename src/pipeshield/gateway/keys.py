@@ -41,6 +41,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -192,9 +193,23 @@ class ApiKeyStore:
             self._engine: Engine = create_engine(self.url, future=True)
             if self.url.startswith("sqlite"):
                 event.listen(self._engine, "connect", _sqlite_pragmas)
-            meta.create_all(self._engine)
+            self._create_tables(meta)
         except SQLAlchemyError as err:
             raise ApiKeyError(f"cannot open the key store {self._where()}: {_short(err)}") from None
+
+    def _create_tables(self, meta: MetaData) -> None:
+        """Create the tables once even when several replicas start together: PostgreSQL takes an
+        advisory lock for the transaction; SQLite's losing creator finds the tables on its retry."""
+        for attempt in (1, 2):
+            try:
+                with self._engine.begin() as conn:
+                    if not self.url.startswith("sqlite"):
+                        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('pipeshield_gateway_keys'))"))
+                    meta.create_all(conn)
+                return
+            except SQLAlchemyError as err:
+                if attempt == 2 or "already exists" not in str(err):
+                    raise
 
     def _where(self) -> str:
         return self.url.split("@")[-1] if "@" in self.url else self.url

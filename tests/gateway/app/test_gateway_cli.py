@@ -35,3 +35,28 @@ def test_keys_create_list_revoke(cli: CliRunner, tmp_path: Path) -> None:
     store.close()
     code, _, err = cli(["keys", "create", "--name", "y", "--rate", "fast", "--pipeline", str(pipeline)])
     assert code == 2 and "cannot parse rate" in err
+
+
+def test_key_stores_opened_together_create_their_tables_once(tmp_path: Path) -> None:
+    """Two replicas starting at once on a new store: one creates the tables, neither fails."""
+    import threading
+
+    from pipeshield.gateway.keys import ApiKeyStore
+
+    db = f"sqlite:///{tmp_path / 'keys.db'}"
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            ApiKeyStore(db)
+        except BaseException as err:  # noqa: BLE001 - the test reports any failure
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
