@@ -123,3 +123,23 @@ def revoke(
     finally:
         store.close()
     console.print(f"revoked {revoked.id} ({revoked.name})", soft_wrap=True, highlight=False)
+
+
+@keys_app.command("lift")
+def lift(
+    key: Annotated[str, typer.Argument(help="The key's name or id.")],
+    db: _Db = None,
+    pipeline: _PipelineOpt = Path("pipeshield.toml"),
+) -> None:
+    """Lift the extraction monitor's sanction (throttle, deny, label-only) from a key."""
+    from pipeshield.cli.render import console
+
+    store = _store(db, pipeline, create=False)
+    try:
+        found = store.get(key)
+        before = found.sanction
+        store.set_sanction(found.id, None)
+    finally:
+        store.close()
+    what = f"lifted '{before}' from" if before else "no sanction on"
+    console.print(f"{what} {found.id} ({found.name})", soft_wrap=True, highlight=False)

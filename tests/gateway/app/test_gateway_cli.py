@@ -60,3 +60,21 @@ def test_key_stores_opened_together_create_their_tables_once(tmp_path: Path) -> 
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_keys_lift_clears_a_monitor_sanction(cli: CliRunner, tmp_path: Path) -> None:
+    pipeline = tmp_path / "pipeshield.toml"
+    pipeline.write_text('[models.m]\npath = "m.skops"\n')
+    code, out, _ = cli(["keys", "create", "--name", "bot", "--format", "json", "--pipeline", str(pipeline)])
+    assert code == 0, out
+    db = tmp_path / ".pipeshield" / "gateway.db"
+    store = ApiKeyStore(db)
+    store.set_sanction(json.loads(out)["id"], "label-only")  # what an extraction alert does
+    store.close()
+    code, _, err = cli(["keys", "lift", "bot", "--pipeline", str(pipeline)])
+    assert code == 0 and "lifted 'label-only'" in err
+    store = ApiKeyStore(db)
+    assert store.get("bot").sanction is None
+    store.close()
+    code, _, err = cli(["keys", "lift", "nobody", "--pipeline", str(pipeline)])
+    assert code == 2 and "nobody" in err
