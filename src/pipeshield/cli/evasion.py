@@ -17,23 +17,13 @@ from typing import Annotated
 
 import typer
 
+from pipeshield.cli._attack import AttackBudget, OutputFormat, attack_context
 from pipeshield.cli.groups import attack_app
-
-
-class _Format(enum.StrEnum):
-    text = "text"
-    json = "json"
 
 
 class _Norm(enum.StrEnum):
     linf = "linf"
     l2 = "l2"
-
-
-class _Budget(enum.StrEnum):
-    quick = "quick"
-    standard = "standard"
-    thorough = "thorough"
 
 
 @attack_app.command("evasion")
@@ -42,32 +32,21 @@ def evasion_command(
     model: Annotated[str, typer.Option("--model", help="The model to attack (one with test_data).")] = "",
     norm: Annotated[_Norm | None, typer.Option("--norm", help="linf or l2 (default: policy).")] = None,
     eps: Annotated[float | None, typer.Option("--eps", min=0.0, help="Policy epsilon (default: policy, 0.1).")] = None,
-    budget: Annotated[_Budget | None, typer.Option("--budget", help="quick, standard or thorough (default: policy).")] = None,
+    budget: Annotated[AttackBudget | None, typer.Option("--budget", help="quick, standard or thorough (default: policy).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every randomised step.")] = 0,
-    format: Annotated[_Format, typer.Option("--format", "-f", help="text or json.")] = _Format.text,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json.")] = OutputFormat.text,
 ) -> None:
     """Attack MODEL (white-box or black-box): exit 0 robust enough at --eps, 1 not, 2 usage error."""
     from pipeshield.attacks.evasion.check import EvasionCheck, EvasionSettings, assess_model
-    from pipeshield.core.checks import CheckContext, check_settings
-    from pipeshield.core.pipeline import load_pipeline
-    from pipeshield.errors import ConfigError
 
-    pipe = load_pipeline(pipeline)
-    if model not in pipe.models:
-        raise ConfigError(f"--model: no model named {model!r} in {pipeline} (models: {', '.join(pipe.models)})")
-    check = EvasionCheck()
-    reason = check.skip_reason(pipe, model)
-    if reason:
-        raise ConfigError(f"models.{model}: {reason}")
-    base = check_settings(check, pipe)
-    assert isinstance(base, EvasionSettings)
     overrides = {k: v for k, v in {"norm": norm, "eps": eps, "budget": budget}.items() if v is not None}
-    settings = base.model_copy(update={k: (v.value if isinstance(v, enum.Enum) else v) for k, v in overrides.items()})
-    ctx = CheckContext(pipe, settings, seed=seed)
+    ctx = attack_context(pipeline, EvasionCheck(), model, overrides, seed)
+    settings = ctx.settings
+    assert isinstance(settings, EvasionSettings)
     report = assess_model(ctx, model, settings)
     robust = report.assessment.ensemble_at(settings.eps)
     ok = robust >= settings.min_robust_accuracy
-    if format is _Format.json:
+    if format is OutputFormat.json:
         out = {"model": model, "eps": settings.eps, "min_robust_accuracy": settings.min_robust_accuracy,
                "robust_accuracy": round(robust, 6), "passed": ok, **report.to_dict()}
         typer.echo(json.dumps(out))

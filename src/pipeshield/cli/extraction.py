@@ -18,12 +18,8 @@ from typing import Annotated
 
 import typer
 
+from pipeshield.cli._attack import OutputFormat, attack_context
 from pipeshield.cli.groups import attack_app
-
-
-class _Format(enum.StrEnum):
-    text = "text"
-    json = "json"
 
 
 class _Method(enum.StrEnum):
@@ -45,7 +41,7 @@ def extraction_command(
     labels_only: Annotated[bool, typer.Option("--labels-only", help="The attacker sees labels only.")] = False,
     controls: Annotated[bool, typer.Option("--controls/--no-controls", help="Also measure each output control.")] = True,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every randomised step.")] = 0,
-    format: Annotated[_Format, typer.Option("--format", "-f", help="text or json.")] = _Format.text,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json.")] = OutputFormat.text,
 ) -> None:
     """Steal MODEL (or the endpoint): exit 0 fidelity at most the maximum, 1 over it, 2 usage error."""
     from pipeshield.attacks.extraction.check import (
@@ -54,23 +50,14 @@ def extraction_command(
         assess_endpoint,
         assess_model,
     )
-    from pipeshield.core.checks import CheckContext, check_settings
-    from pipeshield.core.pipeline import load_pipeline
     from pipeshield.errors import ConfigError
 
     if bool(model) == endpoint:
         raise ConfigError("give exactly one of --model NAME and --endpoint")
-    pipe = load_pipeline(pipeline)
     check = ExtractionCheck()
-    if model:
-        if model not in pipe.models:
-            raise ConfigError(f"--model: no model named {model!r} in {pipeline} (models: {', '.join(pipe.models)})")
-        reason = check.skip_reason(pipe, model)
-        if reason:
-            raise ConfigError(reason)
-    base = check_settings(check, pipe)
-    assert isinstance(base, ExtractionSettings)
-    update: dict[str, object] = {"labels_only": labels_only or base.labels_only, "controls": controls}
+    update: dict[str, object] = {"controls": controls}
+    if labels_only:
+        update["labels_only"] = True
     if method:
         update["methods"] = [m.value for m in method]
     if budget is not None:
@@ -80,13 +67,14 @@ def extraction_command(
             update["queries"] = int(budget)
         else:
             raise ConfigError(f"--budget: expected a positive number of queries or quick, standard, thorough; got {budget!r}")
-    settings = base.model_copy(update=update)
-    ctx = CheckContext(pipe, settings, seed=seed)
+    ctx = attack_context(pipeline, check, model or None, update, seed)
+    pipe, settings = ctx.pipeline, ctx.settings
+    assert isinstance(settings, ExtractionSettings)
     report = assess_endpoint(ctx, settings) if endpoint else assess_model(ctx, model, settings)
     a = report.assessment
     name = model or (pipe.endpoint.model if pipe.endpoint and pipe.endpoint.model else "endpoint")
     ok = not a.fidelity > settings.max_fidelity if a.best_method else True
-    if format is _Format.json:
+    if format is OutputFormat.json:
         typer.echo(json.dumps({"model": name, "max_fidelity": settings.max_fidelity, "passed": ok,
                                **report.to_dict()}))
     else:

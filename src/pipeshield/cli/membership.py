@@ -11,69 +11,47 @@ prints a table per output (full, round-2, top-1, label-only). The work is
 
 from __future__ import annotations
 
-import enum
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from pipeshield.cli._attack import AttackBudget, OutputFormat, attack_context
 from pipeshield.cli.groups import attack_app
-
-
-class _Format(enum.StrEnum):
-    text = "text"
-    json = "json"
-
-
-class _Budget(enum.StrEnum):
-    quick = "quick"
-    standard = "standard"
-    thorough = "thorough"
 
 
 @attack_app.command("membership")
 def membership_command(
     pipeline: Annotated[Path, typer.Argument(help="The pipeline file.")] = Path("pipeshield.toml"),
     model: Annotated[str, typer.Option("--model", help="The model to attack (one with train_data and test_data).")] = "",
-    budget: Annotated[_Budget | None, typer.Option("--budget", help="quick (4 reference models), standard (16) or thorough (64).")] = None,
+    budget: Annotated[AttackBudget | None, typer.Option("--budget", help="quick (4 reference models), standard (16) or thorough (64).")] = None,
     references: Annotated[int | None, typer.Option("--references", min=2, help="Reference models; overrides --budget.")] = None,
     controls: Annotated[bool | None, typer.Option("--controls/--no-controls", help="Also measure round-2, top-1 and label-only outputs (default: policy, on).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the member sample and the reference models.")] = 0,
-    format: Annotated[_Format, typer.Option("--format", "-f", help="text or json.")] = _Format.text,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json.")] = OutputFormat.text,
 ) -> None:
     """Attack MODEL's membership privacy: exit 0 within the policy, 1 exposed, 2 usage error."""
     from pipeshield.attacks.membership.check import (
         MembershipCheck,
         MembershipSettings,
         assess_model,
-        skip_reason,
     )
-    from pipeshield.core.checks import CheckContext, check_settings
-    from pipeshield.core.pipeline import load_pipeline
-    from pipeshield.errors import ConfigError
 
-    pipe = load_pipeline(pipeline)
-    if model not in pipe.models:
-        known = ", ".join(pipe.models) or "none"
-        raise ConfigError(f"--model: no model named {model!r} in {pipeline} (models: {known})")
-    reason = skip_reason(pipe, model)
-    if reason:
-        raise ConfigError(reason)
-    base = check_settings(MembershipCheck(), pipe)
-    assert isinstance(base, MembershipSettings)
     update: dict[str, object] = {}
     if budget is not None:
-        update.update(budget=budget.value, references=None)
+        update.update(budget=budget, references=None)
     if references is not None:
         update["references"] = references
     if controls is not None:
         update["controls"] = controls
-    settings = base.model_copy(update=update)
-    report = assess_model(CheckContext(pipe, settings, seed=seed), model, settings)
+    ctx = attack_context(pipeline, MembershipCheck(), model, update, seed)
+    settings = ctx.settings
+    assert isinstance(settings, MembershipSettings)
+    report = assess_model(ctx, model, settings)
     exposed = report.exposed(settings)
     by_auc, by_tpr = report.best()
-    if format is _Format.json:
+    if format is OutputFormat.json:
         out = {
             "model": model,
             "passed": not exposed,
