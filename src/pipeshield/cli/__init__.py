@@ -38,6 +38,8 @@ COMMANDS: dict[str, LazyCommand] = {
                           "Write a signed in-toto statement (SLSA provenance v1) of how MODEL was trained."),
     "attack": LazyCommand("pipeshield.cli.poison", "Red-team attacks against your own data and models (poisoning, "
                           "evasion, extraction, ...)."),
+    "train": LazyCommand("pipeshield.cli.train", "Hardened training: differential privacy, adversarial, "
+                         "poisoning-resistant and federated, each measured."),
     "audit": LazyCommand("pipeshield.cli.audit", "Audit a pipeline: exit 0 if nothing at or above the "
                          "threshold, 1 if something is, 2 on error."),
     "checks": LazyCommand("pipeshield.cli.audit", "List every check: id, stage, threat and what it measures."),

@@ -113,8 +113,14 @@ def attest(
     passphrase: str | None = None,
     builder_id: str = "urn:pipeshield:builder:local",
     started: dt.datetime | None = None,
+    recipe: str | None = None,
+    guarantee: Mapping[str, Any] | None = None,
 ) -> AttestResult:
-    """Write a signed SLSA provenance statement for ``model`` (atomically)."""
+    """Write a signed SLSA provenance statement for ``model`` (atomically).
+
+    ``recipe`` and ``guarantee`` (training recipes: what was run and what it claims, e.g.
+    ``{"epsilon": 3.0, "delta": 1e-5, "accountant": "prv"}``) join the hyperparameters in
+    ``externalParameters``."""
     model = Path(model)
     if not model.exists():
         raise ArtifactError(f"{model}: no such file or folder")
@@ -143,7 +149,11 @@ def attest(
         "predicate": {
             "buildDefinition": {
                 "buildType": BUILD_TYPE,
-                "externalParameters": {"hyperparameters": dict(params or {})},
+                "externalParameters": {
+                    "hyperparameters": dict(params or {}),
+                    **({"recipe": recipe} if recipe else {}),
+                    **({"guarantee": dict(guarantee)} if guarantee is not None else {}),
+                },
                 "internalParameters": {"environment": _environment(model.resolve().parent, lock_path)},
                 "resolvedDependencies": deps,
             },

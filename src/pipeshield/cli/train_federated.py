@@ -1,0 +1,5 @@
+"""``pipeshield train federated``."""
+
+from __future__ import annotations
+
+from pipeshield.cli.train import train_app  # noqa: F401
