@@ -115,7 +115,7 @@ def check_signing_key(key: Path | str | None, passphrase: str | None = None) -> 
 
 
 def write_trained(
-    module: torch.nn.Module,
+    model: torch.nn.Module | bytes,
     out: Path,
     *,
     key: Path | str,
@@ -127,18 +127,23 @@ def write_trained(
     passphrase: str | None = None,
     state: Callable[[torch.nn.Module], Mapping[str, torch.Tensor]] | None = None,
 ) -> AttestResult:
-    """Write ``module``'s state_dict to ``out`` (atomically) and its signed provenance beside it.
+    """Write the model to ``out`` (atomically) and its signed provenance beside it.
 
-    If the attestation cannot be written the model is removed again: a model without its
-    provenance is never left behind. ``state`` maps the module to the tensors to save (default:
-    its ``state_dict``; a wrapped module passes a function that unwraps it).
+    ``model`` is a module (its state_dict is saved as safetensors) or the file's bytes already
+    serialised (e.g. a scikit-learn model as skops). If the attestation cannot be written the model
+    is removed again: a model without its provenance is never left behind. ``state`` maps the module
+    to the tensors to save (default: its ``state_dict``; a wrapped module passes a function that
+    unwraps it).
     """
-    from safetensors.torch import save as save_safetensors
-
     from pipeshield.training.provenance import record_training
 
-    tensors = dict(state(module) if state else module.state_dict())
-    data = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+    if isinstance(model, bytes):
+        data = model
+    else:
+        from safetensors.torch import save as save_safetensors
+
+        tensors = dict(state(model) if state else model.state_dict())
+        data = save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, data)
     try:
