@@ -68,6 +68,7 @@ BUILTIN_CHECK_MODULES: tuple[str, ...] = (
     "pipeshield.attacks.membership.check",
     "pipeshield.attacks.extraction.check",
     "pipeshield.attacks.membership.dp_audit_check",
+    "pipeshield.training.check",
 )
 
 _REGISTRY: dict[str, type[Check]] = {}

@@ -17,6 +17,7 @@ prune today's. The dataset and the manifest are both written atomically; the man
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from pipeshield.core.files import atomic_write_text, sha256_file
 from pipeshield.data.poisoning.files import read_labelled, write_changed
 from pipeshield.errors import DatasetError
 
-__all__ = ["SanitizeSummary", "sanitize"]
+__all__ = ["SanitizeSummary", "relabel_allowed", "sanitize"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,13 @@ class SanitizeSummary:
     removed: int
     relabelled: int
     kept: int
+
+
+def relabel_allowed(detectors: Iterable[str]) -> bool:
+    """A flagged row may be relabelled (not removed) only when confident learning flagged it and no
+    backdoor detector did: relabelling a triggered image leaves the trigger in the training set."""
+    found = set(detectors)
+    return "confident-learning" in found and found <= {"confident-learning", "near-duplicates", "outliers"}
 
 
 def _read_scan(path: Path) -> dict[str, Any]:
@@ -92,9 +100,7 @@ def sanitize(
             "detectors": detectors,
             "score": entry.get("score"),
         }
-        if relabel and suggested is not None and "confident-learning" in detectors and (
-            set(detectors) <= {"confident-learning", "near-duplicates", "outliers"}
-        ):
+        if relabel and suggested is not None and relabel_allowed(detectors):
             new = _same_label(suggested, source.labels)
             labels[row] = new
             change.update(action="relabelled", new_label=_plain(new),

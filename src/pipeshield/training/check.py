@@ -1,0 +1,172 @@
+"""Audit check ``training.tradeoff``: what each hardened-training recipe buys and costs, for the
+models the policy names.
+
+It retrains the model from its builder four ways -- plain, DP-SGD at two epsilons, PGD adversarial
+training -- and measures each with pipeshield's attacks (:mod:`pipeshield.training.tradeoff`);
+with Flower installed it also runs the federated comparison (every aggregation rule with 20%
+malicious clients sending scaled updates, and with a backdoor). It is a measurement, not a
+verdict: the finding is informational, with the table and plot in its evidence. It costs minutes
+per model, so it runs only for models listed in ``[policy.checks."training.tradeoff"] models``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeshield.core.checks import Check, CheckContext
+from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status, Threat
+from pipeshield.core.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from pipeshield.training.tradeoff import RecipeOutcome
+
+__all__ = ["TradeoffCheck", "TradeoffSettings"]
+
+
+class TradeoffSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models: list[str] = Field([], description="models to measure (each costs minutes: opt-in)")
+    dp_epsilons: list[float] = Field([8.0, 3.0], min_length=1, max_length=4, description="DP-SGD targets")
+    delta: float = Field(1e-5, gt=0, lt=1, description="DP delta")
+    epochs: int = Field(20, ge=1, le=500, description="epochs of every recipe")
+    max_inputs: int = Field(300, ge=10, description="test inputs attacked for robust accuracy")
+    federated: bool = Field(True, description="also compare the federated aggregation rules (needs pipeshield[train])")
+    clients: int = Field(10, ge=5, le=100, description="federated clients")
+    rounds: int = Field(10, ge=1, le=200, description="federated rounds")
+    malicious: float = Field(0.2, ge=0, lt=0.5, description="fraction of malicious federated clients")
+
+
+class TradeoffCheck(Check):
+    id = "training.tradeoff"
+    title = "Hardened training: accuracy vs privacy vs robustness, measured"
+    stage = Stage.TRAINING
+    threat = Threat.GOVERNANCE
+    cost = "heavy"
+    description = (
+        "Retrains the model plain, with DP-SGD at two epsilons and with PGD adversarial training, and "
+        "measures clean accuracy, membership-inference AUC and robust accuracy of each; with Flower, "
+        "accuracy and backdoor success per federated aggregation rule with malicious clients."
+    )
+    remediation = (
+        "Pick the recipe whose row meets your needs and train it with `pipeshield train dp|adversarial|"
+        "federated`; every recipe writes a signed provenance naming the guarantee it claims."
+    )
+    Settings = TradeoffSettings
+
+    def subjects(self, pipeline: Pipeline) -> list[str | None]:
+        return list(pipeline.models)
+
+    def skip_reason(self, pipeline: Pipeline, subject: str | None) -> str | None:
+        from pipeshield.core.checks import check_settings
+
+        assert subject is not None
+        s = check_settings(self, pipeline)
+        assert isinstance(s, TradeoffSettings)
+        spec = pipeline.models[subject]
+        if subject not in s.models:
+            return (f"not requested: list it in [policy.checks.\"{self.id}\"] models to measure the recipes "
+                    "(it retrains the model four times)")
+        if spec.builder is None:
+            return f"models.{subject} has no builder: the recipes retrain a torch module from it"
+        if spec.train_data is None or spec.test_data is None:
+            return f"models.{subject} needs train_data and test_data"
+        return None
+
+    def run(self, ctx: CheckContext, subject: str | None) -> Iterator[Finding]:
+        from pipeshield.attacks.evasion.check import EvasionSettings, load_domain
+        from pipeshield.core.checks import check_settings, get_check
+        from pipeshield.training._common import build_module, model_data
+        from pipeshield.training.tradeoff import measure_tradeoff, tradeoff_plot, tradeoff_table
+
+        assert subject is not None
+        s: TradeoffSettings = ctx.settings
+        evasion = check_settings(get_check("attacks.evasion"), ctx.pipeline)
+        assert isinstance(evasion, EvasionSettings)
+        domain = load_domain(ctx, subject, evasion.clip)
+        clip = domain.scalar_clip()
+        data = model_data(ctx.pipeline, subject)
+        outcomes = measure_tradeoff(
+            lambda: build_module(ctx.pipeline, subject), data, eps=evasion.eps, norm=evasion.norm, clip=clip,
+            dp_epsilons=s.dp_epsilons, delta=s.delta, epochs=s.epochs, dp_epochs=s.epochs,
+            max_inputs=s.max_inputs, seed=ctx.seed,
+        )
+        evidence = [
+            Evidence("table", f"Recipes on {subject}: clean accuracy, membership AUC, robust accuracy at "
+                              f"{evasion.norm} eps {evasion.eps:g}", data=tradeoff_table(outcomes)),
+            Evidence("plot", "Accuracy vs privacy vs robustness per recipe", data=tradeoff_plot(outcomes)),
+        ]
+        caveats = [
+            "membership AUC is the stronger of the loss and confidence attacks (no reference models); "
+            "LiRA (`pipeshield attack membership`) is stronger, and only the DP rows' epsilon bounds every attack",
+            f"robust accuracy is the worst case of PGD and APGD-CE (quick budget) on {s.max_inputs} test inputs at most",
+        ]
+        metrics: dict[str, float | int | str | bool | None] = {}
+        for o in outcomes:
+            key = o.recipe.lower().replace(" ", "_").replace("(", "").replace(")", "")
+            metrics[f"{key}.clean_accuracy"] = o.clean_accuracy
+            metrics[f"{key}.membership_auc"] = o.membership_auc
+            metrics[f"{key}.robust_accuracy"] = o.robust_accuracy
+        if s.federated:
+            fed = _federated(ctx, subject, s)
+            if isinstance(fed, str):
+                caveats.append(fed)
+            else:
+                evidence.extend(fed)
+        yield self.finding(
+            Status.PASS, severity=Severity.INFO, subject=subject,
+            message=_summary(outcomes), metrics=metrics, evidence=tuple(evidence),
+            settings={**s.model_dump(mode="json"), "eps": evasion.eps, "norm": evasion.norm, "seed": ctx.seed},
+            locations=(ctx.pipeline.display(ctx.pipeline.models[subject].path),),
+            caveat="; ".join(caveats) + ".",
+        )
+
+
+def _summary(outcomes: Sequence[RecipeOutcome]) -> str:
+    parts = [f"{o.recipe}: accuracy {o.clean_accuracy:.3f}, membership AUC {o.membership_auc:.3f}, "
+             f"robust accuracy {o.robust_accuracy:.3f}" for o in outcomes]
+    return "measured " + "; ".join(parts)
+
+
+def _federated(ctx: CheckContext, subject: str, s: TradeoffSettings) -> list[Evidence] | str:
+    """The federated comparison's evidence (scaled updates, then a backdoor), or why it was not measured."""
+    import importlib.util
+
+    from pipeshield.training._common import build_module, model_data
+    from pipeshield.training.federated import compare
+
+    if importlib.util.find_spec("flwr") is None:
+        return "federated comparison not measured: Flower is not installed (pip install 'pipeshield[train]')"
+    data = model_data(ctx.pipeline, subject)
+    assert data.x_test is not None and data.y_test is not None
+    columns = ["aggregation rule", "accuracy, all honest", "accuracy under attack", "accuracy drop",
+               "attack success", "attack success if honest"]
+    evidence: list[Evidence] = []
+    for attack in ("scaled", "backdoor"):
+        result = compare(
+            lambda: build_module(ctx.pipeline, subject), data.shaped(data.x), data.y, data.shaped(data.x_test),
+            data.y_test, clients=s.clients, rounds=s.rounds, malicious=s.malicious, attack=attack,
+            engine="inprocess", seed=ctx.seed,
+        )
+        rows = []
+        for row in result.rows:
+            d = row.to_dict()
+            rows.append([d["strategy"], *(d[k] if d[k] is not None else (d["skipped"] or "-")
+                                          for k in ("honest_accuracy", "attacked_accuracy", "accuracy_drop",
+                                                    "attack_success", "attack_success_if_honest"))])
+        what = "scaled updates (model replacement)" if attack == "scaled" else "a backdoor trigger"
+        evidence.append(Evidence("table", f"Federated: {s.clients} clients, {s.rounds} rounds, "
+                                          f"{s.malicious:.0%} malicious sending {what}",
+                                 data={"columns": columns, "rows": rows}))
+        drawn = [r for r in result.rows if r.attacked is not None and r.honest is not None]
+        if attack == "scaled" and drawn:
+            evidence.append(Evidence("plot", "Federated accuracy per aggregation rule: honest vs under attack", data={
+                "type": "bar", "x": [r.strategy for r in drawn], "max": 1.0,
+                "series": [{"name": "all honest", "values": [round(r.honest.accuracy, 4) for r in drawn if r.honest]},
+                           {"name": "under scaled updates",
+                            "values": [round(r.attacked.accuracy, 4) for r in drawn if r.attacked]}],
+            }))
+    return evidence
