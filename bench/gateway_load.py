@@ -1,13 +1,17 @@
 """Gateway overhead under real HTTP load: `pipeshield serve` vs a bare FastAPI endpoint (issue 7).
 
 Builds the demo pipeline into a temporary folder, creates one API key whose limits never deny, and
-starts two servers as subprocesses on 127.0.0.1, each uvicorn with one worker and the same settings
-(``server_config``: asyncio loop, h11, info logging, access log on, written to a file):
+starts the servers as subprocesses on 127.0.0.1, each uvicorn with one worker and the same settings
+(``server_config``: uvicorn's "auto" loop and HTTP parser, i.e. uvloop and httptools when installed,
+access log off, info logging to a file):
 
-- the gateway: ``pipeshield serve --model tabular_forest`` with every control on (auth, rate limits,
-  input policy, output policy, extraction monitor, durable SQLite audit log, group commit);
-- the bare endpoint: FastAPI ``POST /v1/models/tabular_forest:predict`` calling the same Target's
-  ``predict_proba`` (loaded with ``load_target``), no controls.
+- bare: FastAPI ``POST /v1/models/tabular_forest:predict`` calling the same Target's
+  ``predict_proba`` (loaded with ``load_target``), no controls;
+- gateway: ``pipeshield serve --model tabular_forest`` with every control on (auth, rate limits,
+  input policy, output policy, extraction monitor, durable SQLite audit log: WAL,
+  ``synchronous=FULL``, group commit; every answer waits for its record's fsync);
+- gateway-normal (leave out with ``--no-normal``): the same with ``--audit-sync normal`` (no fsync
+  per answer: survives a process crash, not a power cut), to show what the fsync costs.
 
 Both receive the same bodies: one test-set row per request, rotating over the first 200 test rows
 that the gateway's input policy accepts (3 lie outside the training ranges and would get a 422).
@@ -19,11 +23,13 @@ that the gateway's input policy accepts (3 lie outside the training ranges and w
    request's *scheduled* time (corrected for coordinated omission, like wrk2) to the end of its
    response. p50/p99 per run.
 
-Each measurement runs ``--repeats`` times, alternating bare and gateway; medians are reported, with
-the throughput ratio gateway/bare (target >= 0.70) and the added p99 (target < 5 ms). Any non-200
-answer is counted and reported.
+Each measurement runs ``--repeats`` times, the servers taking turns (the order rotates each repeat);
+medians are reported in a table, with the throughput ratio gateway/bare (target >= 0.70) and the
+added p99 (target < 5 ms). Any non-200 answer is counted and reported; the load average is printed
+with every run (the machine's other jobs matter: read the spread, not one number).
 
-Run: ``.venv/bin/python bench/gateway_load.py`` (needs ``wrk`` on PATH: ``apt-get install wrk``).
+Run: ``.venv/bin/python bench/gateway_load.py`` (needs ``wrk`` on PATH: ``apt-get install wrk``);
+quick look: ``--seconds 5 --repeats 3``; ``--scale-out`` for the two-replica Redis/PostgreSQL test.
 """
 
 from __future__ import annotations
@@ -141,7 +147,7 @@ def wrk_script(folder: Path, secret: str | None, payloads: list[bytes]) -> Path:
         "    latency:percentile(50) / 1000, latency:percentile(99) / 1000))\n"
         "end\n"
     )
-    path = folder / ("gateway.lua" if secret else "bare.lua")
+    path = folder / ("gateway.lua" if secret else "bare.lua")  # the two gateways share one script
     path.write_text(text)
     return path
 
@@ -296,11 +302,29 @@ def scale_out(pg_admin_url: str, redis_url: str, rate: int, seconds: float, repe
 
 # --- main ---------------------------------------------------------------------------------------
 
+def _table(names: list[str], peak: dict[str, float], p50: dict[str, float], p99: dict[str, float], rate: float,
+           repeats: int) -> str:
+    rows = ["| server | peak req/s (median) | ratio to bare | p50 at half load | p99 at half load | added p99 |",
+            "|---|---|---|---|---|---|"]
+    for n in names:
+        ratio = peak[n] / peak["bare"]
+        added = p99[n] - p99["bare"]
+        rows.append(f"| {n} | {peak[n]:.1f} | {ratio:.2f} | {p50[n]:.2f} ms | {p99[n]:.2f} ms | "
+                    f"{'-' if n == 'bare' else f'{added:+.2f} ms'} |")
+    return "\n".join(rows) + f"\n(half load = {rate:.0f} req/s = half the bare peak; medians of {repeats} runs)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="Length of each measured run.")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16, help="wrk connections at saturation.")
+    parser.add_argument("--no-normal", action="store_true",
+                        help="Leave out the third server, the gateway with --audit-sync normal (needed to "
+                             "measure a pipeshield that has no such option).")
+    parser.add_argument("--ref-src", type=Path, metavar="DIR",
+                        help="Also run a 'gateway-ref' server from another pipeshield source tree (its src/ "
+                             "folder, e.g. from `git archive HEAD src | tar -x -C DIR`), side by side: before/after.")
     parser.add_argument("--scale-out", action="store_true", help="Run the two-replica test instead.")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                         help="A PostgreSQL URL allowed to CREATE DATABASE (scale-out).")
@@ -328,58 +352,65 @@ def main() -> None:
              "--inputs-rate", "1000000/s", "--format", "json", "--pipeline", str(pipeline_file)],
             capture_output=True, text=True, check=True)
         secret = json.loads(created.stdout)["key"]
-        gw_port, bare_port = free_port(), free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with open(tmp / "gateway.out", "wb") as gw_out, open(tmp / "bare.out", "wb") as bare_out:
-            procs.append(subprocess.Popen(
-                [str(BIN / "pipeshield"), "serve", str(pipeline_file), "--port", str(gw_port), "--model", MODEL],
-                stdout=gw_out, stderr=subprocess.STDOUT, env=env))
-            procs.append(subprocess.Popen(
-                [sys.executable, __file__, "--serve-bare", str(pipeline_file), str(bare_port)],
-                stdout=bare_out, stderr=subprocess.STDOUT, env=env))
-        wait_ready(gw_port, procs[0])
-        wait_ready(bare_port, procs[1])
+        serve = [str(BIN / "pipeshield"), "serve", str(pipeline_file), "--model", MODEL]
+        commands: dict[str, list[str]] = {"bare": [sys.executable, __file__, "--serve-bare", str(pipeline_file)],
+                                          "gateway": serve}
+        if not args.no_normal:  # its own log file: the two gateways must not share one SQLite writer
+            commands["gateway-normal"] = [*serve, "--audit-sync", "normal", "--log-db",
+                                          str(tmp / "audit-normal.db")]
+        if args.ref_src:
+            commands["gateway-ref"] = [*serve, "--log-db", str(tmp / "audit-ref.db")]
+        names = list(commands)
+        ports = {n: free_port() for n in names}
+        for n in names:
+            with open(tmp / f"{n}.out", "wb") as out:
+                cmd = commands[n] + ([str(ports[n])] if n == "bare" else ["--port", str(ports[n])])
+                env_n = {**env, "PYTHONPATH": str(args.ref_src.resolve())} if n == "gateway-ref" else env
+                procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env_n))
+        for n, proc in zip(names, procs):
+            wait_ready(ports[n], proc)
         payloads = bodies(pipeline_file)
-        scripts = {"bare": wrk_script(tmp, None, payloads), "gateway": wrk_script(tmp, secret, payloads)}
-        ports = {"bare": bare_port, "gateway": gw_port}
-        secrets = {"bare": None, "gateway": secret}
-        print(f"demo pipeline in {tmp}; bare on :{bare_port}, gateway on :{gw_port}; "
-              f"{os.cpu_count()} CPUs", flush=True)
+        secrets = {n: None if n == "bare" else secret for n in names}
+        scripts = {n: wrk_script(tmp, secrets[n], payloads) for n in names}
+        print(f"demo pipeline in {tmp}; " + ", ".join(f"{n} on :{ports[n]}" for n in names) +
+              f"; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}", flush=True)
 
-        for name, port in ports.items():  # warm-up
-            run_wrk(port, scripts[name], 3, args.connections)
+        for n in names:  # warm-up
+            run_wrk(ports[n], scripts[n], 3, args.connections)
 
-        sat: dict[str, list[dict[str, float]]] = {"bare": [], "gateway": []}
+        def order(r: int) -> list[str]:  # rotate who goes first: no server always follows the same one
+            return names[r % len(names):] + names[:r % len(names)]
+
+        sat: dict[str, list[dict[str, float]]] = {n: [] for n in names}
         for r in range(args.repeats):
-            for name, port in ports.items():
-                res = run_wrk(port, scripts[name], args.seconds, args.connections)
-                sat[name].append(res)
-                print(f"saturation run {r + 1} {name:8s}: {res['rps']:8.1f} req/s  p50 {res['p50_ms']:.2f} ms  "
-                      f"p99 {res['p99_ms']:.2f} ms  non-2xx {res['non2xx']}  socket errors {res['errors']}",
-                      flush=True)
+            for n in order(r):
+                res = run_wrk(ports[n], scripts[n], args.seconds, args.connections)
+                sat[n].append(res)
+                print(f"saturation run {r + 1} {n:14s}: {res['rps']:8.1f} req/s  p50 {res['p50_ms']:.2f} ms  "
+                      f"p99 {res['p99_ms']:.2f} ms  non-2xx {res['non2xx']}  socket errors {res['errors']}  "
+                      f"(load {os.getloadavg()[0]:.1f})", flush=True)
         peak = {n: statistics.median(x["rps"] for x in v) for n, v in sat.items()}
         rate = peak["bare"] / 2
 
-        half: dict[str, list[dict[str, float]]] = {"bare": [], "gateway": []}
+        half: dict[str, list[dict[str, float]]] = {n: [] for n in names}
         for r in range(args.repeats):
-            for name, port in ports.items():
-                res = open_loop(port, secrets[name], payloads, rate, args.seconds)
-                half[name].append(res)
-                print(f"half-load run {r + 1} {name:8s}: {rate:.0f} req/s scheduled, {res['achieved_rps']:.1f} "
-                      f"done  p50 {res['p50_ms']:.2f} ms  p99 {res['p99_ms']:.2f} ms  non-200 {res['non200']}",
-                      flush=True)
+            for n in order(r):
+                res = open_loop(ports[n], secrets[n], payloads, rate, args.seconds)
+                half[n].append(res)
+                print(f"half-load run {r + 1} {n:14s}: {rate:.0f} req/s scheduled, {res['achieved_rps']:.1f} "
+                      f"done  p50 {res['p50_ms']:.2f} ms  p99 {res['p99_ms']:.2f} ms  non-200 {res['non200']}  "
+                      f"(load {os.getloadavg()[0]:.1f})", flush=True)
         p50 = {n: statistics.median(x["p50_ms"] for x in v) for n, v in half.items()}
         p99 = {n: statistics.median(x["p99_ms"] for x in v) for n, v in half.items()}
 
         ratio = peak["gateway"] / peak["bare"]
         added = p99["gateway"] - p99["bare"]
         print()
-        print(f"peak throughput (median of {args.repeats}): bare {peak['bare']:.1f} req/s, "
-              f"gateway {peak['gateway']:.1f} req/s")
+        print(_table(names, peak, p50, p99, rate, args.repeats))
+        print()
         print(f"throughput ratio gateway/bare: {ratio:.2f}  (target >= 0.70: {'met' if ratio >= 0.70 else 'MISSED'})")
-        print(f"at {rate:.0f} req/s (half the bare peak), medians: bare p50 {p50['bare']:.2f} ms p99 "
-              f"{p99['bare']:.2f} ms; gateway p50 {p50['gateway']:.2f} ms p99 {p99['gateway']:.2f} ms")
-        print(f"added p99: {added:.2f} ms  (target < 5 ms: {'met' if added < 5 else 'MISSED'})")
+        print(f"added p99 at half load: {added:+.2f} ms  (target < 5 ms: {'met' if added < 5 else 'MISSED'})")
         print("RESULT " + json.dumps({"peak_rps": peak, "ratio": ratio, "rate": rate, "p50_ms": p50, "p99_ms": p99,
                                       "added_p99_ms": added, "saturation": sat, "half_load": half}))
     finally:

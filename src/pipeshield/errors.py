@@ -13,8 +13,11 @@ Anything else is a bug and shows a traceback.
     ├── ReportError          a report cannot be read (gate) or written
     ├── CheckError           a check was misused (unknown id, bad threshold)
     ├── KeyFileError         a key file cannot be read, or is the wrong kind of key
+    ├── AuditLogError        the gateway's audit log cannot be opened, written or read
     └── VerificationError    a signature does not verify (exit code 1, not 2: a finding, not a
-                             usage error); ``problems`` lists every reason, each naming its file
+        │                    usage error); ``problems`` lists every reason, each naming its file
+        └── LogTamperedError the audit log or a checkpoint does not verify; ``index`` is the first
+                             bad record (None when no single record can be named), ``kind`` a TamperKind
 
 Example::
 
@@ -26,17 +29,21 @@ Example::
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 __all__ = [
     "ArtifactError",
+    "AuditLogError",
     "CheckError",
     "ConfigError",
     "DatasetError",
     "EndpointError",
     "PipeshieldError",
     "KeyFileError",
+    "LogTamperedError",
     "ReportError",
+    "TamperKind",
     "TargetError",
     "VerificationError",
 ]
@@ -116,3 +123,35 @@ class VerificationError(PipeshieldError):
 
 def _rebuild_verification(message: str, problems: list[str], hint: str | None) -> VerificationError:
     return VerificationError(message, problems=problems, hint=hint)
+
+
+class AuditLogError(PipeshieldError):
+    """The gateway's audit log database cannot be opened, written or read."""
+
+
+class TamperKind(enum.StrEnum):
+    """What :class:`LogTamperedError` found wrong with the audit log."""
+
+    edited = "edited"  # the record's bytes do not match its stored leaf hash
+    unchained = "unchained"  # the record does not follow its predecessor (moved, inserted, re-hashed)
+    missing = "missing"  # an index is absent (deleted)
+    malformed = "malformed"  # the stored text is not a canonical record
+    head = "head"  # the stored tree head disagrees with the records (truncated or appended behind its back)
+    checkpoint = "checkpoint"  # the log is not a consistent extension of the signed checkpoint
+    signature = "signature"  # the checkpoint's signature does not verify with the given key
+
+
+class LogTamperedError(VerificationError):
+    """The audit log does not verify; ``index`` names the first bad record and ``kind`` what is wrong."""
+
+    def __init__(self, message: str, *, index: int | None, kind: TamperKind, hint: str | None = None) -> None:
+        super().__init__(message, problems=[message], hint=hint)
+        self.index = index
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (_rebuild_tampered, (self.message, self.index, self.kind.value, self.hint))
+
+
+def _rebuild_tampered(message: str, index: int | None, kind: str, hint: str | None) -> LogTamperedError:
+    return LogTamperedError(message, index=index, kind=TamperKind(kind), hint=hint)

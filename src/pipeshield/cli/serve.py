@@ -62,6 +62,13 @@ def serve(
     forwarded: Annotated[bool | None, typer.Option("--trust-forwarded-for/--no-trust-forwarded-for",
                                                    show_default=False, help="Behind a reverse proxy: take the "
                                                    "client address from the last X-Forwarded-For entry.")] = None,
+    audit_sync: Annotated[str | None, typer.Option(
+        "--audit-sync", envvar="PIPESHIELD_AUDIT_SYNC", show_default=False,
+        help="SQLite audit log durability: full (fsync before every answer) or normal (no fsync per answer: "
+             "survives a crash of the process, NOT a power cut or OS crash) [default: full].")] = None,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log",
+                                             help="uvicorn's per-request access log (the audit log records "
+                                                  "every request anyway).")] = False,
     ssl_certfile: Annotated[Path | None, typer.Option("--ssl-certfile", help="TLS certificate.")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option("--ssl-keyfile", help="TLS private key.")] = None,
     ssl_ca_certs: Annotated[Path | None, typer.Option("--ssl-ca-certs", help="CA for client certificates: "
@@ -83,7 +90,7 @@ def serve(
         pipeline, host=host, port=port, keys_db=db, log_db=log_db, redis=redis,
         intel=tuple(intel) if intel else None, models=tuple(model) if model else None, max_body_bytes=max_body,
         max_batch=max_batch, range_tolerance=tolerance, output=_outputs(output_policy) or None, on_alert=on_alert,
-        alert_webhook=alert_webhook, log_inputs=log_inputs, trust_forwarded_for=forwarded,
+        alert_webhook=alert_webhook, log_inputs=log_inputs, trust_forwarded_for=forwarded, audit_sync=audit_sync,
         ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, ssl_ca_certs=ssl_ca_certs,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -93,4 +100,5 @@ def serve(
     console.print(f"serving {', '.join(gateway.models) or 'no model'} on "
                   f"{'https' if config.tls else 'http'}://{config.host}:{config.port}", soft_wrap=True,
                   highlight=False)
-    uvicorn.Server(server_config(create_app(gateway), host=config.host, port=config.port, tls=config.tls)).run()
+    uvicorn.Server(server_config(create_app(gateway), host=config.host, port=config.port, tls=config.tls,
+                                 access_log=access_log)).run()

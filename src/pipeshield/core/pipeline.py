@@ -39,6 +39,7 @@ __all__ = [
     "DatasetSpec",
     "DomainSpec",
     "EndpointSpec",
+    "GatewayDetectorSpec",
     "GatewaySpec",
     "KeysSpec",
     "ModelSpec",
@@ -261,6 +262,25 @@ class GatewayMonitorSpec(_Spec):
     max_cell_fraction: float | None = Field(None, gt=0, le=1)
 
 
+class GatewayDetectorSpec(_Spec):
+    """An adversarial/out-of-distribution detector in front of one model (``[gateway.detectors.MODEL]``).
+
+    Fitted at gateway start on the model's ``train_data``; its threshold is the score that
+    ``fpr`` of held-out clean training rows exceed. ``action``: ``log`` (the audit log only),
+    ``flag`` (the response lists the flagged inputs) or ``deny`` (422 naming the input).
+    """
+
+    method: Literal["squeezing", "mahalanobis", "isolation-forest"]
+    action: Literal["log", "flag", "deny"] = "log"
+    fpr: float = Field(0.01, gt=0, lt=0.5, description="target false-positive rate on clean inputs")
+    holdout: float = Field(0.25, ge=0.05, le=0.9, description="fraction of train_data kept to calibrate")
+    seed: int = 0
+    bits: int = Field(4, ge=1, le=16, description="squeezing: bit depth of the reduced copy")
+    median: int = Field(0, ge=0, le=5, description="squeezing: median filter size (0: none; 2 for 28x28+ images)")
+    features: Literal["input", "logits"] = Field("input", description="mahalanobis: fit on inputs or logits")
+    n_estimators: int = Field(200, ge=10, le=5000, description="isolation-forest: number of trees")
+
+
 class GatewayTLSSpec(_Spec):
     """The server's certificate and key; ``client_ca`` turns on mutual TLS."""
 
@@ -292,6 +312,7 @@ class GatewaySpec(_Spec):
     key_cache_s: float = Field(1.0, ge=0, le=3600)
     alerts: GatewayAlertsSpec = Field(default_factory=GatewayAlertsSpec)  # type: ignore[arg-type]
     monitor: GatewayMonitorSpec = Field(default_factory=GatewayMonitorSpec)  # type: ignore[arg-type]
+    detectors: dict[str, GatewayDetectorSpec] = Field(default_factory=dict, description="per model")
     tls: GatewayTLSSpec | None = None
 
     @field_validator("redis")
@@ -365,6 +386,9 @@ class Pipeline(_Spec):
             for name in self.gateway.output:
                 if name != "*" and name not in self.models:
                     raise ValueError(_Located(f"gateway.output.{name}", _unknown("model", name, self.models)))
+            for name in self.gateway.detectors:
+                if name not in self.models:
+                    raise ValueError(_Located(f"gateway.detectors.{name}", _unknown("model", name, self.models)))
         return self
 
     @property

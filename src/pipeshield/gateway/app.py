@@ -9,6 +9,14 @@ unreachable: fail closed) -> the model -> the output policy (per key, else per m
 extraction monitor (an alert is logged, POSTed to the webhook, and may throttle, deny or switch the
 key to label-only) -> the audit log. The audit record of *every* request, allowed or denied, is
 committed durably (group commit) before the response is sent; if it cannot be, the answer is 503.
+The record carries the request's ``X-Request-ID``.
+
+The hot path, per prediction: the body is read on the event loop (a too-large body is refused only
+after authentication, so the order of answers above holds); then ONE worker-thread hop,
+:meth:`Gateway.handle_predict`, runs authentication, the checks, :meth:`Gateway.predict` (input
+policy -> limits -> model -> output policy -> monitor) and queues the audit record
+(:meth:`Gateway.queue_record`); the event loop then awaits the record's group commit
+(:meth:`Gateway.settle`, no thread parked on the fsync) and only then sends the answer.
 
     gateway = Gateway(load_pipeline("pipeshield.toml"), GatewaySettings(redis="redis://127.0.0.1:6379"))
     app = create_app(gateway)          # serve with uvicorn; see `pipeshield serve`
@@ -16,13 +24,15 @@ committed durably (group commit) before the response is sent; if it cannot be, t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import math
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -45,6 +55,7 @@ from prometheus_client import (
 from pipeshield.core.pipeline import Pipeline
 from pipeshield.errors import PipeshieldError
 from pipeshield.gateway.audit_log import (
+    Appended,
     AuditLogStore,
     AuditRecord,
     GroupCommitAppender,
@@ -57,6 +68,7 @@ from pipeshield.gateway.dashboard import (
     KeyBudget,
     dashboard_page,
 )
+from pipeshield.gateway.detectors import DetectorScreen
 from pipeshield.gateway.extraction_monitor import Alert, ExtractionMonitor
 from pipeshield.gateway.input_policy import InputRejected
 from pipeshield.gateway.keys import (
@@ -88,7 +100,7 @@ from pipeshield.gateway.serving import ServedModel, load_models
 from pipeshield.gateway.settings import GatewaySettings
 from pipeshield.gateway.threat_intel import Blocklist
 
-__all__ = ["Denied", "Gateway", "create_app"]
+__all__ = ["Answer", "Denied", "Gateway", "create_app"]
 
 log = logging.getLogger("pipeshield.gateway")
 DEFAULT_LOG_DB = Path(".pipeshield") / "audit-log.db"
@@ -112,7 +124,21 @@ class _Call:
     model: str | None = None
     key: ApiKey | None = None
     inputs: Any = None
+    inputs_json: bool = True  # the inputs are valid JSON (no NaN/Infinity): the log may keep them
     digest: str = "sha256:" + hashlib.sha256(b"null").hexdigest()
+    detector: dict[str, Any] | None = None  # the input detector's scores: the audit record's output.detector
+
+
+@dataclass
+class Answer:
+    """A handled request: what to send once ``pending`` (its audit record's commit) completes."""
+
+    call: _Call
+    status: int
+    body: dict[str, Any] | None
+    headers: dict[str, str]
+    reason: str | None
+    pending: Future[Appended]
 
 
 class _Metrics:
@@ -156,11 +182,13 @@ class Gateway:
         log_db = settings.log_db or home / DEFAULT_LOG_DB
         if "://" not in str(log_db):
             Path(log_db).parent.mkdir(parents=True, exist_ok=True)
-        self.store = AuditLogStore(log_db)
+        self.store = AuditLogStore(log_db, synchronous=settings.audit_sync)
         self.audit = GroupCommitAppender(self.store)
         self.metrics = _Metrics()
         self.stats = DashboardStats()
-        self.models, self.failed = load_models(pipeline, settings.models, tolerance=settings.range_tolerance)
+        self.models, self.failed = load_models(pipeline, settings.models, tolerance=settings.range_tolerance,
+                                               detectors=settings.detectors)
+        self.screen = DetectorScreen(self.metrics.registry)
         self.metrics.served.set(len(self.models))
         self.metrics.failed.set(len(self.failed))
         default = settings.output.get("*", "full")
@@ -247,6 +275,7 @@ class Gateway:
             call.digest = "sha256:" + hashlib.sha256(canonical_json(inputs)).hexdigest()
         except ValueError:  # NaN/Infinity are not JSON: digest the bytes as sent
             call.digest = "sha256:" + hashlib.sha256(body).hexdigest()
+            call.inputs_json = False
         hit = self.blocklist.match(client=None, key_id=None, input_digest=call.digest)
         if hit is not None:
             raise Denied(403, "blocklisted", f"blocklisted by indicator {hit.id} ({hit.name})")
@@ -272,6 +301,14 @@ class Gateway:
             probs = np.asarray(model.target.predict_proba(x.astype(np.float32)), dtype=np.float64)
         except PipeshieldError as err:
             raise Denied(503, "model_unavailable", f"model {model.name!r} failed: {err.message}") from None
+        try:  # the adversarial/OOD detector, if the model has one: scores logged; flag or deny
+            screened = self.screen(model.name, model.detector, x, probs)
+        except PipeshieldError as err:
+            raise Denied(503, "model_unavailable", f"model {model.name!r} detector failed: {err.message}") from None
+        if screened is not None:
+            call.detector = screened.to_log()
+            if screened.denied:
+                raise Denied(422, "suspicious_input", screened.message)
         labels = model.labels(probs)
         policy = self.output_policy(key, model.name)
         alert = self.observe(key, model, x, probs)
@@ -281,7 +318,10 @@ class Gateway:
             policy = OutputPolicy(label_only=True)
         outputs: list[Any] = labels if policy.label_only else policy.apply(probs).tolist()
         self.metrics.inputs.labels(model.name).inc(len(x))
-        return {"model": model.name, "outputs": outputs, "labels": labels, "policy": policy.to_dict()}
+        result = {"model": model.name, "outputs": outputs, "labels": labels, "policy": policy.to_dict()}
+        if screened is not None and screened.action == "flag":
+            result["flagged"] = list(screened.flagged)
+        return result
 
     def observe(self, key: ApiKey, model: ServedModel, x: np.ndarray, probs: np.ndarray) -> Alert | None:
         try:
@@ -312,30 +352,64 @@ class Gateway:
         except httpx.HTTPError as err:
             log.warning("alert webhook %s failed: %s", url, err)
 
-    def record(self, call: _Call, status: int, reason: str | None, output: Any) -> None:
-        """Append the request's audit record durably (raises AuditLogError when it cannot)."""
+    def queue_record(self, call: _Call, status: int, reason: str | None, output: Any) -> Future[Appended]:
+        """Queue the request's audit record for the next group commit; the future completes when it
+        is durable, or fails (AuditLogError) when it cannot be written. Never blocks on the disk."""
         latency = (time.perf_counter() - call.started) * 1000
-        logged_input = None
-        if self.settings.log_inputs:  # only inputs JSON can hold (no NaN) are kept verbatim
-            try:
-                canonical_json(call.inputs)
-                logged_input = call.inputs
-            except ValueError:
-                pass
-        record = AuditRecord(
-            time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            key_id=call.key.id if call.key else None, client=call.client, model=call.model,
-            input_digest=call.digest, decision="allowed" if status < 400 else "denied",  # type: ignore[arg-type]
-            latency_ms=round(latency, 3), reason=reason, output=output, input=logged_input,
-        )
-        self.audit.append(record)
+        # only inputs JSON can hold (no NaN) are kept verbatim; predict() found out while digesting them
+        logged_input = call.inputs if self.settings.log_inputs and call.inputs_json else None
+        try:
+            record = AuditRecord(
+                time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                key_id=call.key.id if call.key else None, client=call.client, model=call.model,
+                input_digest=call.digest, decision="allowed" if status < 400 else "denied",  # type: ignore[arg-type]
+                latency_ms=round(latency, 3), reason=reason, input=logged_input,
+                output=output if call.detector is None else {**(output or {}), "detector": call.detector},
+                request_id=call.request_id,
+            )
+            return self.audit.submit(record)
+        except PipeshieldError as err:  # the appender is closed: the request fails closed, like a failed commit
+            failed: Future[Appended] = Future()
+            failed.set_exception(err)
+            return failed
 
-    def finish(self, call: _Call, status: int, reason: str | None, output: Any) -> JSONResponse | None:
-        """Log the request; None when logged, else the 503 that replaces the answer."""
+    def handle(self, call: _Call, work: Callable[[], tuple[dict[str, Any] | None, Any]]) -> Answer:
+        """Run a request's steps (``work`` returns the answer's body and what the log keeps of it) and
+        queue its audit record, denied or allowed; runs in a worker thread."""
+        try:
+            body, logged = work()
+        except Denied as denied:
+            log.info("denied %s %s key=%s client=%s: %s %s", call.request_id, call.model,
+                     call.key.id if call.key else None, call.client, denied.code, denied.message)
+            self.metrics.denials.labels(denied.code).inc()
+            reason = f"{denied.code}: {denied.message}"
+            error = {"error": {"code": denied.code, "message": denied.message, "request_id": call.request_id}}
+            return Answer(call, denied.status, error, denied.headers, reason,
+                          self.queue_record(call, denied.status, reason, None))
+        return Answer(call, 200, body, {}, None, self.queue_record(call, 200, None, logged))
+
+    def handle_predict(self, call: _Call, request: Request, name: str, body: bytes | Denied) -> Answer:
+        """The whole prediction after the body is read, in ONE worker-thread hop: authentication,
+        scope, body size, :meth:`predict`, and the audit record queued (not yet durable)."""
+
+        def work() -> tuple[dict[str, Any], Any]:
+            key = self.authenticate(request, call)
+            model = self.check_model(key, name)
+            if isinstance(body, Denied):  # too large: refused after authentication, as documented
+                raise body
+            result = self.predict(call, key, model, body)
+            return result, result
+
+        return self.handle(call, work)
+
+    async def settle(self, answer: Answer) -> JSONResponse | None:
+        """Wait (on the event loop) until the answer's audit record is durable, then count the request;
+        None when logged, else the 503 that replaces the answer."""
+        call, status, reason = answer.call, answer.status, answer.reason
         # only names the gateway knows become label values: callers must not mint time series
         model = call.model if call.model in self.models or call.model in self.failed else "-"
         try:
-            self.record(call, status, reason, output)
+            await asyncio.wrap_future(answer.pending)
         except PipeshieldError as err:
             log.error("audit log unavailable, request %s refused: %s", call.request_id, err.message)
             status, reason = 503, "audit_log_unavailable"
@@ -347,6 +421,14 @@ class Gateway:
         self.stats.record(status, reason)
         self.metrics.latency.labels(model).observe(time.perf_counter() - call.started)
         return None
+
+    async def respond(self, answer: Answer) -> JSONResponse:
+        """The answer as sent: after its record is durable; a denial as the error body."""
+        failed = await self.settle(answer)
+        if failed is not None:
+            return failed
+        return JSONResponse(answer.body, status_code=answer.status,
+                            headers={**answer.headers, "X-Request-ID": answer.call.request_id})
 
     def dashboard_data(self) -> DashboardData:
         """The operator page's numbers; keys near a budget come from the key store and the limiter."""
@@ -369,12 +451,6 @@ class Gateway:
         near.sort(key=lambda k: -k.fraction)
         return DashboardData(**self.stats.snapshot(), near_budget=near)
 
-    def deny(self, call: _Call, denied: Denied) -> JSONResponse:
-        log.info("denied %s %s key=%s client=%s: %s %s", call.request_id, call.model, call.key.id if call.key else None,
-                 call.client, denied.code, denied.message)
-        self.metrics.denials.labels(denied.code).inc()
-        failed = self.finish(call, denied.status, f"{denied.code}: {denied.message}", None)
-        return failed or _error(denied.status, denied.code, denied.message, call.request_id, denied.headers)
 
 
 def _error(status: int, code: str, message: str, request_id: str, headers: dict[str, str]) -> JSONResponse:
@@ -382,7 +458,15 @@ def _error(status: int, code: str, message: str, request_id: str, headers: dict[
     return JSONResponse(body, status_code=status, headers={**headers, "X-Request-ID": request_id})
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int) -> bytes | Denied:
+    """The body, or the 413 to send once the caller is authenticated (the body is not read further)."""
+    try:
+        return await _read_limited(request, limit)
+    except Denied as too_large:
+        return too_large
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > limit):
         raise Denied(413, "body_too_large", f"the body is {length} bytes, at most {limit} are accepted")
@@ -410,9 +494,11 @@ def create_app(gateway: Gateway) -> FastAPI:
     def begin(request: Request, model: str | None = None) -> _Call:
         return _Call(uuid.uuid4().hex, gateway.client_address(request), time.perf_counter(), model)
 
-    async def allowed(call: _Call, body: dict[str, Any]) -> JSONResponse:
-        failed = await run_in_threadpool(gateway.finish, call, 200, None, body)
-        return failed or JSONResponse(body, headers={"X-Request-ID": call.request_id})
+    def admin(request: Request, call: _Call, what: str) -> tuple[None, None]:
+        key = gateway.authenticate(request, call)
+        if not key.admin:
+            raise Denied(403, "admin_required", f"{what} needs an admin key (pipeshield keys create --admin)")
+        return None, None
 
     predict_body = {"requestBody": {"required": True, "content": {
         "application/json": {"schema": PredictRequest.model_json_schema()}}}}
@@ -422,28 +508,25 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def predict(name: str, request: Request) -> JSONResponse:
         """Predict a batch: ``{"inputs": [...]}`` -> outputs after the key's or model's output policy."""
         call = begin(request, name)
-        try:
-            key = await run_in_threadpool(gateway.authenticate, request, call)  # the key store may block
-            model = gateway.check_model(key, name)
-            body = await _read_body(request, gateway.settings.max_body_bytes)
-            result = await run_in_threadpool(gateway.predict, call, key, model, body)
-        except Denied as denied:
-            return await run_in_threadpool(gateway.deny, call, denied)
-        return await allowed(call, result)
+        body = await _read_body(request, gateway.settings.max_body_bytes)
+        # one worker-thread hop: the key store, the model and the monitor block; the commit is awaited
+        answer = await run_in_threadpool(gateway.handle_predict, call, request, name, body)
+        return await gateway.respond(answer)
 
     @app.get("/v1/models", response_model=ModelsResponse, responses=error_responses(401, 403, 503),
              tags=["inference"])
     async def list_models(request: Request) -> JSONResponse:
         """The models this key may use, with their input shape and output policy."""
         call = begin(request)
-        try:
-            key = await run_in_threadpool(gateway.authenticate, request, call)  # the key store may block
-        except Denied as denied:
-            return await run_in_threadpool(gateway.deny, call, denied)
-        infos = [ModelInfo(name=n, classes=list(m.classes) if m.classes else None,
-                           output_policy=gateway.output_policy(key, n).name, **m.schema.to_dict()).model_dump()
-                 for n, m in gateway.models.items() if key.may_use(n)]
-        return await allowed(call, {"models": infos})
+
+        def work() -> tuple[dict[str, Any], Any]:
+            key = gateway.authenticate(request, call)  # the key store may block
+            infos = [ModelInfo(name=n, classes=list(m.classes) if m.classes else None,
+                               output_policy=gateway.output_policy(key, n).name, **m.schema.to_dict()).model_dump()
+                     for n, m in gateway.models.items() if key.may_use(n)]
+            return {"models": infos}, {"models": infos}
+
+        return await gateway.respond(await run_in_threadpool(gateway.handle, call, work))
 
     @app.get("/healthz", response_model=HealthResponse, tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -465,13 +548,10 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def metrics(request: Request) -> Response:
         """Prometheus metrics (an admin key is required)."""
         call = begin(request)
-        try:
-            key = await run_in_threadpool(gateway.authenticate, request, call)  # the key store may block
-            if not key.admin:
-                raise Denied(403, "admin_required", "/metrics needs an admin key (pipeshield keys create --admin)")
-        except Denied as denied:
-            return await run_in_threadpool(gateway.deny, call, denied)
-        failed = await run_in_threadpool(gateway.finish, call, 200, None, None)
+        answer = await run_in_threadpool(gateway.handle, call, lambda: admin(request, call, "/metrics"))
+        if answer.status != 200:
+            return await gateway.respond(answer)
+        failed = await gateway.settle(answer)
         return failed or Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/dashboard", response_class=HTMLResponse, tags=["operations"],
@@ -486,14 +566,10 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def dashboard_data(request: Request) -> JSONResponse:
         """Request rate, denials by reason, keys near their budget, extraction alerts (admin key)."""
         call = begin(request)
-        try:
-            key = await run_in_threadpool(gateway.authenticate, request, call)  # the key store may block
-            if not key.admin:
-                raise Denied(403, "admin_required", "/dashboard/data needs an admin key "
-                                                    "(pipeshield keys create --admin)")
-        except Denied as denied:
-            return await run_in_threadpool(gateway.deny, call, denied)
-        failed = await run_in_threadpool(gateway.finish, call, 200, None, None)
+        answer = await run_in_threadpool(gateway.handle, call, lambda: admin(request, call, "/dashboard/data"))
+        if answer.status != 200:
+            return await gateway.respond(answer)
+        failed = await gateway.settle(answer)
         if failed is not None:
             return failed
         data = await run_in_threadpool(gateway.dashboard_data)

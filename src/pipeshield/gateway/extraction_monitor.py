@@ -18,8 +18,12 @@ implementation:
 
 ``delta`` defaults to 0.9 (the paper's value), which a calibration on benign digits traffic keeps
 (benign W about 0.95-0.99; see ``bench/extraction_monitor.py`` and docs/benchmarks.md). ``W`` is
-computed once per :meth:`ExtractionMonitor.observe` call, after the call's inputs are added in
-order, so a batch is judged as a whole.
+computed at most once per :meth:`ExtractionMonitor.observe` call, after the call's inputs are added
+in order, so a batch is judged as a whole; and, to keep the gateway's per-request cost low, only
+when ``test_every`` (8) new distances have arrived since the last test (the first test runs as soon
+as ``min_samples`` is passed). Between tests a key keeps its last ``W``: an alarm can come up to
+``test_every - 1`` queries later than with a test per query, and it holds until the next test.
+``test_every=1`` restores a test per call.
 
 Coverage (with ``bounds``, the input domain): the fraction of each feature's range a key has
 touched, averaged over features, and the fraction of ``(feature, bin)`` cells hit when each range is
@@ -69,6 +73,7 @@ class MonitorSettings:
     bounds: tuple[Any, Any] | None = None
     bins: int = 10
     max_cell_fraction: float | None = None
+    test_every: int = 8
 
     def __post_init__(self) -> None:
         if not 0.0 < self.delta <= 1.0:
@@ -78,6 +83,7 @@ class MonitorSettings:
             ("max_set_per_class", 1),
             ("max_keys", 1),
             ("bins", 1),
+            ("test_every", 1),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -153,6 +159,9 @@ class _ClassSet:
     cursor: int = 0
     threshold: float = 0.0
     member_distances: deque[float] = field(default_factory=deque)
+    total: float = 0.0  # running sum and sum of squares of member_distances (mean - std in O(1))
+    total_sq: float = 0.0
+    appended: int = 0
 
 
 @dataclass
@@ -165,6 +174,9 @@ class _KeyState:
     low: NDArray[np.float64] | None = None
     high: NDArray[np.float64] | None = None
     cells: NDArray[np.bool_] | None = None
+    w: float | None = None  # the last Shapiro-Wilk W and the distances it used
+    w_samples: int = 0
+    untested: int = 0  # distances added since that test
 
 
 class ExtractionMonitor:
@@ -195,9 +207,10 @@ class ExtractionMonitor:
             raise ValueError(
                 f"observe: bounds have {self._lo.shape[0]} features, inputs {x.shape[1]}"
             )
+        x32 = x.astype(np.float32)
         with self._lock:
             state = self._state(key_id, x.shape[1])
-            for row, label in zip(x, labels.tolist()):
+            for row, label in zip(x32, labels.tolist()):
                 self._add(state, row, label)
             if self._lo is not None:
                 self._cover(state, x)
@@ -235,29 +248,42 @@ class ExtractionMonitor:
         self._keys.move_to_end(key_id)
         return state
 
-    def _add(self, state: _KeyState, row: NDArray[np.float64], label: Any) -> None:
+    def _add(self, state: _KeyState, row: NDArray[np.float32], label: Any) -> None:
         cap = self.settings.max_set_per_class
         state.queries += 1
         members = state.classes.get(label)
         if members is None:
             members = _ClassSet(
-                np.empty((cap, state.n_features), dtype=np.float32),
+                np.empty((cap, state.n_features), dtype=np.float32),  # preallocated: no copy per insert
                 member_distances=deque(maxlen=cap),
             )
             state.classes[label] = members
             self._insert(members, row)
             return
-        diff = members.points[: members.size] - row.astype(np.float32)
+        diff = members.points[: members.size] - row
         d = float(math.sqrt(float(np.min(np.einsum("ij,ij->i", diff, diff)))))
         state.distances.append(d)
+        state.untested += 1
         if d > members.threshold:
             self._insert(members, row)
-            members.member_distances.append(d)
-            arr = np.fromiter(members.member_distances, dtype=np.float64)
-            members.threshold = max(members.threshold, float(arr.mean() - arr.std()))
+            kept = members.member_distances
+            if len(kept) == kept.maxlen:  # the oldest leaves the window: take it out of the sums
+                old = kept[0]
+                members.total -= old
+                members.total_sq -= old * old
+            kept.append(d)
+            members.total += d
+            members.total_sq += d * d
+            members.appended += 1
+            if members.appended % 4096 == 0:  # bound the running sums' rounding drift
+                members.total, members.total_sq = math.fsum(kept), math.fsum(v * v for v in kept)
+            n = len(kept)
+            mean = members.total / n
+            std = math.sqrt(max(members.total_sq / n - mean * mean, 0.0))
+            members.threshold = max(members.threshold, mean - std)
 
     @staticmethod
-    def _insert(members: _ClassSet, row: NDArray[np.float64]) -> None:
+    def _insert(members: _ClassSet, row: NDArray[np.float32]) -> None:
         members.points[members.cursor] = row
         members.cursor = (members.cursor + 1) % len(members.points)
         members.size = min(members.size + 1, len(members.points))
@@ -309,7 +335,11 @@ class ExtractionMonitor:
 
     def _judge(self, key_id: str, state: _KeyState) -> Alert | None:
         coverage = self._coverage(state)
-        w, used = self._w(state)
+        if state.w is None or state.untested >= self.settings.test_every:
+            state.w, state.w_samples = self._w(state)
+            if state.w is not None:
+                state.untested = 0
+        w, used = state.w, state.w_samples
         detector, statistic, threshold, samples = "", 0.0, 0.0, 0
         if w is not None and w < self.settings.delta:
             detector, statistic, threshold, samples = "prada", w, self.settings.delta, used

@@ -29,7 +29,7 @@ ERROR_CODES: dict[int, tuple[str, ...]] = {
     403: ("forbidden_model", "blocklisted", "key_denied", "admin_required"),
     404: ("unknown_model",),
     413: ("body_too_large", "batch_too_large"),
-    422: ("invalid_input", "invalid_json"),
+    422: ("invalid_input", "invalid_json", "suspicious_input"),
     429: ("rate_limited",),
     503: ("limiter_unavailable", "model_unavailable", "audit_log_unavailable", "key_store_unavailable"),
 }
@@ -56,6 +56,9 @@ class PredictResponse(BaseModel):
                                            "alone under label-only")
     labels: list[Any] = Field(description="the predicted class of each input")
     policy: dict[str, Any] = Field(description="the output policy applied")
+    flagged: list[int] | None = Field(None, description="only under a detector with action 'flag': the indices "
+                                                        "of the inputs it flagged as adversarial or "
+                                                        "out-of-distribution (answered all the same)")
 
 
 class ModelInfo(BaseModel):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeshield.core.pipeline import Pipeline
+from pipeshield.core.pipeline import GatewayDetectorSpec, Pipeline
 from pipeshield.errors import ConfigError
 from pipeshield.gateway.extraction_monitor import MonitorSettings
 from pipeshield.gateway.keys import SANCTIONS, parse_output_policy
@@ -48,7 +48,11 @@ class GatewaySettings:
     log_inputs: bool = False
     key_cache_s: float = 1.0
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    detectors: dict[str, GatewayDetectorSpec] = field(default_factory=dict)  # adversarial/OOD, per model
     trust_forwarded_for: bool = False  # take the client address from X-Forwarded-For (behind a proxy)
+    #: SQLite audit log durability: "full" (fsync before every answer) or "normal" (opt-in: survives a
+    #: process crash, not a power cut or OS crash; see pipeshield.gateway.audit_log._store)
+    audit_sync: str = "full"
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 64:
@@ -63,6 +67,11 @@ class GatewaySettings:
             raise ConfigError(f"--alert-webhook must be an http(s) URL, got {self.alert_webhook!r}")
         for spec in self.output.values():
             parse_output_policy(spec)
+        if self.audit_sync not in ("full", "normal"):
+            raise ConfigError(f"--audit-sync {self.audit_sync!r}: expected full (the default) or normal")
+        if self.audit_sync != "full" and self.log_db is not None and "://" in self.log_db \
+                and not self.log_db.startswith("sqlite"):
+            raise ConfigError(f"--audit-sync {self.audit_sync}: applies to a SQLite audit log only, not {self.log_db}")
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,9 @@ def serve_config(pipeline: Pipeline, **overrides: Any) -> ServeConfig:
         "log_inputs": spec.log_inputs,
         "key_cache_s": spec.key_cache_s,
         "monitor": MonitorSettings(**mon.model_dump()),
+        "detectors": dict(spec.detectors),
         "trust_forwarded_for": spec.trust_forwarded_for,
+        "audit_sync": "full",  # only from the command line / PIPESHIELD_AUDIT_SYNC: weakening it is explicit
     }
     listen: dict[str, Any] = {"host": spec.host, "port": spec.port}
     tls_files: dict[str, Path | None] = {

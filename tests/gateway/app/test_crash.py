@@ -1,8 +1,8 @@
 """Crash test: drive load at the real ``pipeshield serve``, ``kill -9`` it mid-load, restart it.
 
 Every request that got a 2xx must be in the audit log afterwards, and ``pipeshield log verify``
-must pass. The audit record carries no request id, so each request sends a distinct input and is
-matched by its input digest (which the log always keeps); the counts are checked too.
+must pass. Each acknowledged request is matched by its ``X-Request-ID``, which its audit record
+carries; each also sends a distinct input, and the record's input digest must be that input's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -45,7 +44,7 @@ def _serve(pipeline_file: Path, port: int, log: Path) -> subprocess.Popen[bytes]
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path, timeout: float = 20.0) -> None:
+def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -136,11 +135,14 @@ def test_kill_9_loses_no_acknowledged_request(demo_pipeline: Path, tmp_path: Pat
 
     db = pipeline.base_dir / ".pipeshield" / "audit-log.db"
     with AuditLogStore(db, create=False) as audit:
-        logged = Counter(r.record().input_digest.removeprefix("sha256:") for r in audit.records()
-                         if r.record().decision.value == "allowed")
-    missing = [rid for rid, d in acknowledged if logged[d] < 1]
+        records = [r.record() for r in audit.records()]
+    logged = {r.request_id: r for r in records if r.decision.value == "allowed"}
+    assert len(logged) == sum(r.decision.value == "allowed" for r in records)  # one record per request id
+    missing = [rid for rid, _ in acknowledged if rid not in logged]
     assert not missing, f"{len(missing)} acknowledged requests are not in the log, e.g. {missing[:3]}"
-    assert sum(logged.values()) >= len(acknowledged)  # the log may hold more: answered after commit, never sent
+    wrong = [rid for rid, d in acknowledged if logged[rid].input_digest != "sha256:" + d]
+    assert not wrong, f"records whose input digest is not their request's input: {wrong[:3]}"
+    assert len(logged) >= len(acknowledged)  # the log may hold more: committed, then the answer never sent
     verify = subprocess.run([sys.executable, "-m", "pipeshield", "log", "verify", "--db", str(db)],
                             capture_output=True, text=True, timeout=60)
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -74,21 +74,31 @@ def load_target(pipeline: Pipeline, name: str) -> Target:
     The file is read once and the loader parses those same bytes: nothing can swap the file
     between a digest check and the load.
     """
+    _loader_for(pipeline, name)  # a config mistake is reported before the file is read
+    path = pipeline.resolve(pipeline.models[name].path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise TargetError(f"{pipeline.display(path)} (models.{name}): cannot read: {err.strerror}") from None
+    return load_target_bytes(pipeline, name, data)
+
+
+def load_target_bytes(pipeline: Pipeline, name: str, data: bytes) -> Target:
+    """Load model ``name`` from ``data``, bytes the caller already read (and verified, scanned):
+    the gateway checks the signature and the scan on the same bytes it then serves."""
+    return _loader_for(pipeline, name)(pipeline, name, data)
+
+
+def _loader_for(pipeline: Pipeline, name: str) -> Loader:
     if name not in pipeline.models:
         raise ConfigError(f"{pipeline.source}: no model named {name!r}")
-    spec = pipeline.models[name]
-    fmt = str(spec.format)
+    fmt = str(pipeline.models[name].format)
     if fmt not in _LOADERS and fmt in _PROVIDERS:
         importlib.import_module(_PROVIDERS[fmt])
     loader = _LOADERS.get(fmt)
     if loader is None:
         raise ConfigError(f"{pipeline.source}: models.{name}.format: no loader for {fmt!r}")
-    path = pipeline.resolve(spec.path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise TargetError(f"{pipeline.display(path)} (models.{name}): cannot read: {err.strerror}") from None
-    return loader(pipeline, name, data)
+    return loader
 
 
 def load_endpoint_target(pipeline: Pipeline, **options: Any) -> Target:

@@ -18,8 +18,8 @@ and links of a hash chain; signed :class:`Checkpoint`\\s of the tree head, kept 
 
 from __future__ import annotations
 
+from pipeshield.errors import AuditLogError, LogTamperedError, TamperKind
 from pipeshield.gateway.audit_log._checkpoint import CHECKPOINT_FORMAT, Checkpoint, sign_checkpoint
-from pipeshield.gateway.audit_log._errors import AuditLogError, LogTamperedError, TamperKind
 from pipeshield.gateway.audit_log._group import GroupCommitAppender
 from pipeshield.gateway.audit_log._merkle import (
     EMPTY_ROOT,

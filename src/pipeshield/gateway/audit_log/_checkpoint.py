@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeshield.core.files import atomic_write_text
-from pipeshield.gateway.audit_log._errors import AuditLogError, LogTamperedError, TamperKind
+from pipeshield.errors import AuditLogError, LogTamperedError, TamperKind
 from pipeshield.gateway.audit_log._record import canonical_json
 from pipeshield.integrity.keys import ec_hash, key_hint
 

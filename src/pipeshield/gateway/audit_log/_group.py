@@ -8,11 +8,19 @@ caller of the batch gets the error and none of its records is in the log (the tr
 atomic), so the gateway fails closed for exactly those requests.
 
 What it buys: one fsync (SQLite) or one commit round trip (PostgreSQL) per batch instead of per
-record, with no added wait when the log is idle (``max_wait_ms=0``: a lone record commits at once;
-a positive value holds the first record of a batch up to that long to collect more).
+record, with no added wait when the log is idle (``max_wait_ms=0``, the default: the committer takes
+whatever is queued the moment it is free and commits it at once, so a batch is "what arrived during
+the previous commit"; a positive value holds the first record of a batch up to that long to collect
+more, which only adds latency unless commits are far cheaper than arrivals).
+
+:meth:`submit` queues a record and returns at once with a :class:`~concurrent.futures.Future` that
+completes when the record is durable, so an asyncio server can await it
+(``await asyncio.wrap_future(fut)``) without parking a worker thread on the fsync; the committer
+completes each future as soon as its batch commits, which wakes the waiting event loop at once.
 
     with GroupCommitAppender(store) as log:
         index, leaf = log.append(record)   # durable here, from any thread
+        pending = log.submit(record)       # durable when pending.result() returns
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import threading
 import time
 from concurrent.futures import Future
 
-from pipeshield.gateway.audit_log._errors import AuditLogError
+from pipeshield.errors import AuditLogError
 from pipeshield.gateway.audit_log._record import AuditRecord
 from pipeshield.gateway.audit_log._store import Appended, AuditLogStore
 
@@ -46,14 +54,20 @@ class GroupCommitAppender:
         self._thread = threading.Thread(target=self._run, name="audit-log-committer", daemon=True)
         self._thread.start()
 
-    def append(self, record: AuditRecord, timeout: float | None = None) -> Appended:
-        """Queue ``record`` and wait until its batch has committed; returns its index and leaf hash."""
+    def submit(self, record: AuditRecord) -> Future[Appended]:
+        """Queue ``record``; the future's result (index and leaf hash) is set once it is durable, or
+        its exception once the batch's commit failed (then the record is not in the log)."""
         future: Future[Appended] = Future()
+        future.set_running_or_notify_cancel()  # a caller giving up (a cancelled wrap_future) cannot cancel it
         with self._close_lock:
             if self._closed:
                 raise AuditLogError("the audit log appender is closed")
             self._queue.put((record, future))
-        return future.result(timeout)
+        return future
+
+    def append(self, record: AuditRecord, timeout: float | None = None) -> Appended:
+        """Queue ``record`` and wait until its batch has committed; returns its index and leaf hash."""
+        return self.submit(record).result(timeout)
 
     def _run(self) -> None:
         while True:
@@ -61,11 +75,11 @@ class GroupCommitAppender:
             if item is _STOP:
                 return
             batch = [item]
-            deadline = time.monotonic() + self.max_wait_ms / 1000
+            deadline = time.monotonic() + self.max_wait_ms / 1000 if self.max_wait_ms else 0.0
             stop = False
             while len(batch) < self.max_batch:
-                try:
-                    wait = deadline - time.monotonic()
+                try:  # no fixed wait by default: take what is queued now, commit as soon as it drains
+                    wait = deadline - time.monotonic() if deadline else 0.0
                     nxt = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
@@ -85,7 +99,7 @@ class GroupCommitAppender:
                 future.set_exception(err)
             return
         for (_, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
+            future.set_result(result)  # wakes a thread in result() or an event loop's wrap_future at once
 
     def close(self) -> None:
         """Commit what is queued, then stop the committer thread."""

@@ -20,6 +20,14 @@ single order with no gaps and no duplicates (the primary key would refuse one an
 after that, so no acknowledged request can be missing after a crash. :class:`GroupCommitAppender`
 keeps the same promise for a batch (see there).
 
+``synchronous="normal"`` (SQLite only, opt-in, never the default) runs WAL with
+``PRAGMA synchronous=NORMAL``: a commit is written to the WAL file (the operating system's page
+cache) but not fsync'd; the WAL is fsync'd only when it is checkpointed. The record then survives a
+crash *of the process* (``kill -9``, an out-of-memory kill, a segfault), but NOT a crash of the
+operating system or a power cut: the transactions committed since the last checkpoint may be
+lost (the database itself stays consistent, and the log still verifies as a shorter log, unless a
+checkpoint signed after those records says otherwise). It removes the fsync from every answer.
+
     >>> store = AuditLogStore(":memory:")  # doctest: +SKIP
     >>> store.append(record)               # doctest: +SKIP
     Appended(index=0, leaf_hash=b'...')
@@ -30,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -54,7 +63,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeshield.gateway.audit_log._errors import AuditLogError
+from pipeshield.errors import AuditLogError
 from pipeshield.gateway.audit_log._merkle import (
     CompactRange,
     consistency_proof,
@@ -68,12 +77,14 @@ if TYPE_CHECKING:
 
     from pipeshield.gateway.audit_log._checkpoint import Checkpoint
 
-__all__ = ["DEFAULT_DB", "GENESIS_CHAIN", "Appended", "AuditLogStore", "StoredRecord", "TreeHead", "chain_hash", "database_url"]
+__all__ = ["DEFAULT_DB", "GENESIS_CHAIN", "SYNCHRONOUS", "Appended", "AuditLogStore", "StoredRecord", "TreeHead", "chain_hash", "database_url"]
 
 GENESIS_CHAIN = bytes(32)
 #: Where the embedded log lives, relative to the pipeline's folder (``PIPESHIELD_AUDIT_DB`` overrides
 #: it in the CLI).
 DEFAULT_DB = Path(".pipeshield") / "audit-log.db"
+#: SQLite durability modes: "full" (fsync per commit, the default) or "normal" (see the module doc).
+SYNCHRONOUS = ("full", "normal")
 _PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 
 
@@ -142,13 +153,20 @@ class AuditLogStore:
     database.
     """
 
-    def __init__(self, db: str | Path, *, prefix: str = "audit_log", create: bool = True) -> None:
+    def __init__(self, db: str | Path, *, prefix: str = "audit_log", create: bool = True,
+                 synchronous: str = "full") -> None:
         if not _PREFIX.match(prefix):
             raise AuditLogError(f"table prefix {prefix!r}: use letters, digits and '_' (at most 41)")
         self.url = database_url(db)
         self.prefix = prefix
         self.where = _where(self.url)
         self._sqlite = self.url.startswith("sqlite")
+        if synchronous not in SYNCHRONOUS:
+            raise AuditLogError(f"audit log synchronous={synchronous!r}: expected one of {', '.join(SYNCHRONOUS)}")
+        if synchronous != "full" and not self._sqlite:
+            raise AuditLogError(f"audit log synchronous={synchronous!r} applies to SQLite only; {self.where} always "
+                                "commits synchronously", hint="drop --audit-sync for a database URL")
+        self.synchronous = synchronous
         if self._sqlite and not create and self.url != "sqlite://":
             path = Path(self.url.removeprefix("sqlite:///"))
             if not path.is_file():
@@ -207,7 +225,8 @@ class AuditLogStore:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")  # fsync the WAL at every commit
+            # FULL: fsync the WAL at every commit; NORMAL (opt-in): only at checkpoints (see the module doc)
+            cur.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
             cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
 
@@ -258,10 +277,48 @@ class AuditLogStore:
         try:
             if self._sqlite:
                 with self._write_lock:
-                    return self._append_bodies(bodies)
+                    return self._append_bodies_sqlite(bodies)
             return self._append_bodies(bodies)
-        except SQLAlchemyError as err:
+        except (SQLAlchemyError, sqlite3.Error) as err:
             raise AuditLogError(f"{self.where}: cannot append to the audit log: {_short(err)}") from None
+
+    def _append_bodies_sqlite(self, bodies: Sequence[bytes]) -> list[Appended]:
+        """:meth:`_append_bodies` on the DB-API connection: the same statements in one ``BEGIN
+        IMMEDIATE`` transaction, without SQLAlchemy's per-statement work (0.5 ms -> 0.03 ms per
+        commit here), which the committer thread would otherwise spend holding the GIL on the
+        gateway's critical path."""
+        raw = self._engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("BEGIN IMMEDIATE")  # the write lock before reading the head, as in _append_bodies
+            try:
+                head = cur.execute(f"SELECT size, chain, compact FROM {self._head.name} WHERE id = 1").fetchone()
+                if head is None:
+                    raise AuditLogError(f"{self.where}: cannot append to the audit log: its head row is missing")
+                size, chain = int(head[0]), bytes(head[1])
+                rng = CompactRange.from_bytes(size, bytes(head[2]))
+                rows, out = [], []
+                for body in bodies:
+                    leaf = leaf_hash(body)
+                    chain = chain_hash(chain, leaf)
+                    rng.append(leaf)
+                    rows.append((size, leaf, chain, body.decode()))
+                    out.append(Appended(size, leaf))
+                    size += 1
+                cur.executemany(f"INSERT INTO {self._records.name} (idx, leaf_hash, chain_hash, body) "
+                                "VALUES (?, ?, ?, ?)", rows)
+                cur.execute(f"UPDATE {self._head.name} SET size = ?, chain = ?, compact = ? WHERE id = 1",
+                            (size, chain, rng.to_bytes()))
+                cur.execute("COMMIT")  # durable here (synchronous=FULL: the WAL is fsync'd)
+            except BaseException:
+                if getattr(raw.driver_connection, "in_transaction", True):  # a failed COMMIT may have rolled back
+                    cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+            return out
+        finally:
+            raw.close()  # back to the pool
 
     def _append_bodies(self, bodies: Sequence[bytes]) -> list[Appended]:
         h = self._head

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeshield.errors import AuditLogError, LogTamperedError, TamperKind
 from pipeshield.gateway.audit_log._checkpoint import Checkpoint
-from pipeshield.gateway.audit_log._errors import AuditLogError, LogTamperedError, TamperKind
 from pipeshield.gateway.audit_log._merkle import (
     CompactRange,
     ProofError,
