@@ -260,6 +260,7 @@ class GatewayMonitorSpec(_Spec):
     max_keys: int = Field(1000, ge=1)
     bins: int = Field(10, ge=1)
     max_cell_fraction: float | None = Field(None, gt=0, le=1)
+    test_every: int = Field(8, ge=1, le=1000, description="run Shapiro-Wilk every N new distances (1: every query)")
 
 
 class GatewayDetectorSpec(_Spec):

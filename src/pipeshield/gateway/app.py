@@ -5,7 +5,9 @@ Every prediction request passes, in order: authentication (``Authorization: Bear
 client address and key id (403 naming the indicator) -> body size (413) -> JSON -> threat
 intelligence on the input digest (403) -> batch size (413) -> the input policy (422 naming field and
 index) -> rate limits and budgets (429 with ``Retry-After``; 503 when the shared limiter is
-unreachable: fail closed) -> the model -> the output policy (per key, else per model) -> the
+unreachable: fail closed) -> the model -> the input detector, where configured (its scores are logged;
+``flag`` lists the suspicious indices in the answer, ``deny`` answers 422 ``suspicious_input``) -> the
+output policy (per key, else per model) -> the
 extraction monitor (an alert is logged, POSTed to the webhook, and may throttle, deny or switch the
 key to label-only) -> the audit log. The audit record of *every* request, allowed or denied, is
 committed durably (group commit) before the response is sent; if it cannot be, the answer is 503.
@@ -14,7 +16,7 @@ The record carries the request's ``X-Request-ID``.
 The hot path, per prediction: the body is read on the event loop (a too-large body is refused only
 after authentication, so the order of answers above holds); then ONE worker-thread hop,
 :meth:`Gateway.handle_predict`, runs authentication, the checks, :meth:`Gateway.predict` (input
-policy -> limits -> model -> output policy -> monitor) and queues the audit record
+policy -> limits -> model -> detector -> output policy -> monitor) and queues the audit record
 (:meth:`Gateway.queue_record`); the event loop then awaits the record's group commit
 (:meth:`Gateway.settle`, no thread parked on the fsync) and only then sends the answer.
 

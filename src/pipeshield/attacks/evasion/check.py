@@ -40,6 +40,7 @@ __all__ = [
     "EvasionCheck",
     "EvasionReport",
     "EvasionSettings",
+    "attack_domain",
     "load_domain",
     "load_inputs",
     "run_assessment",
@@ -264,6 +265,29 @@ def load_inputs(ctx: CheckContext, model: str, max_inputs: int) -> tuple[np.ndar
     return x, y
 
 
+def attack_domain(ctx: CheckContext, model: str, s: EvasionSettings, x: np.ndarray | None = None) -> Domain:
+    """The domain the attacks keep to, in the units epsilon is measured in (normalized to each
+    feature's range for tabular data); ``x``, if given, is checked against the declaration.
+    Adversarial training uses it too, so a model is trained for the threat model it is tested on."""
+    from pipeshield.errors import ConfigError
+
+    spec = ctx.pipeline.models[model]
+    where = f"datasets.{spec.test_data}"
+    raw_domain = load_domain(ctx, model, s.clip)
+    if x is not None:
+        raw_domain.check(x, where)
+    units = s.eps_units
+    if units == "auto":
+        bounded = bool(np.all(np.isfinite(raw_domain.lo) & np.isfinite(raw_domain.hi)))
+        units = "absolute" if raw_domain.scalar_clip() is not None or not bounded else "feature-range"
+    if units != "feature-range":
+        return raw_domain
+    try:
+        return raw_domain.normalized(f"{where}.domain")
+    except ValueError as err:
+        raise ConfigError(str(err), hint="declare bounds for every feature, or set eps_units = 'absolute'") from None
+
+
 def assess_model(ctx: CheckContext, model: str, s: EvasionSettings) -> EvasionReport:
     """The whole assessment of one pipeline model: white-box for torch, black-box otherwise."""
     spec = ctx.pipeline.models[model]
@@ -271,21 +295,8 @@ def assess_model(ctx: CheckContext, model: str, s: EvasionSettings) -> EvasionRe
     white = spec.format in WHITE_BOX_FORMATS
     x, y = load_inputs(ctx, model, s.max_inputs if white else s.max_inputs_black_box)
     from pipeshield.attacks.evasion.domain import scaled_module, scaled_target
-    from pipeshield.errors import ConfigError
 
-    where = f"datasets.{spec.test_data}"
-    raw_domain = load_domain(ctx, model, s.clip)
-    raw_domain.check(x, where)
-    units = s.eps_units
-    if units == "auto":
-        bounded = bool(np.all(np.isfinite(raw_domain.lo) & np.isfinite(raw_domain.hi)))
-        units = "absolute" if raw_domain.scalar_clip() is not None or not bounded else "feature-range"
-    domain = raw_domain
-    if units == "feature-range":
-        try:
-            domain = raw_domain.normalized(f"{where}.domain")
-        except ValueError as err:
-            raise ConfigError(str(err), hint="declare bounds for every feature, or set eps_units = 'absolute'") from None
+    domain = attack_domain(ctx, model, s, x)
     raw_target = ctx.target(model)
     xu = domain.to_units(x)
     if white:

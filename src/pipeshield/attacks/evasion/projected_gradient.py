@@ -67,6 +67,7 @@ def _run_pgd(
     lo: Bound,
     hi: Bound,
     loss_fn: Loss,
+    keep_successes: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One PGD run: (adversarial inputs, success mask, final loss)."""
     if norm == "linf":  # ball and domain in one box, computed once
@@ -78,9 +79,10 @@ def _run_pgd(
     shape = (-1, *([1] * (x.dim() - 1)))
     for _ in range(steps):
         grad, _, logits = input_grad(module, xa, y, loss_fn, target)
-        succ = is_success(logits, y, target)
-        best = torch.where((succ & ~found).view(shape), xa, best)
-        found |= succ
+        if keep_successes:
+            succ = is_success(logits, y, target)
+            best = torch.where((succ & ~found).view(shape), xa, best)
+            found |= succ
         xa = xa + step_size * _ascent(grad, norm)
         if norm == "linf":
             xa = torch.min(torch.max(xa, box_lo), box_hi)
@@ -109,6 +111,8 @@ def pgd(
     loss: str | Loss = "ce",
     target: Any = None,
     seed: int = 0,
+    start: torch.Tensor | None = None,
+    keep_successes: bool = True,
 ) -> AttackResult:
     """Projected gradient ascent on ``loss`` inside the ``eps`` ball (and ``clip`` domain).
 
@@ -116,6 +120,12 @@ def pgd(
     start at random (a second run from the same point would repeat the first); the result keeps,
     per input, a run that succeeded, otherwise the one with the highest final loss. ``target``
     (labels) makes it targeted. Deterministic for a given ``seed``.
+
+    Two hooks serve adversarial training (:mod:`pipeshield.training.adversarial`), which maximises
+    a loss rather than hunting for one fooling input: ``start`` is the first run's initial
+    perturbation (projected into the ball; TRADES starts at ``0.001 * N(0, 1)``), and
+    ``keep_successes=False`` returns the last iterate, as Madry et al. and TRADES do, instead of an
+    earlier one that already fooled the model.
     """
     n = check_norm(norm)
     if eps < 0 or steps < 1 or restarts < 1:
@@ -130,7 +140,10 @@ def pgd(
         gen = torch.Generator(device=xt.device).manual_seed(seed)
         best_x, best_s, best_l = xt, torch.zeros(len(xt), dtype=torch.bool, device=xt.device), None
         for r in range(restarts):
-            start = draw_start(xt, n, eps, gen) if (random_start or r > 0) else None
+            if r == 0 and start is not None:
+                first: torch.Tensor | None = project(torch.as_tensor(start, device=xt.device), n, eps)
+            else:
+                first = draw_start(xt, n, eps, gen) if (random_start or r > 0) else None
             xa, s, lv = _run_pgd(
                 module,
                 xt,
@@ -140,10 +153,11 @@ def pgd(
                 norm=n,
                 steps=steps,
                 step_size=alpha,
-                start=start,
+                start=first,
                 lo=lo,
                 hi=hi,
                 loss_fn=loss_fn,
+                keep_successes=keep_successes,
             )
             if best_l is None:
                 best_x, best_s, best_l = xa, s, lv

@@ -108,7 +108,7 @@ class PrivateTraining:
         """End training: remove Opacus' hooks and per-sample gradients; the plain module, to
         evaluate, attack or deploy."""
         standard = getattr(self.module, "to_standard_module", None)
-        return standard() if callable(standard) else self.trained_module  # type: ignore[no-any-return]
+        return standard() if callable(standard) else self.trained_module
 
     @property
     def sample_rate(self) -> float:
