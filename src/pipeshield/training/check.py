@@ -35,7 +35,7 @@ class TradeoffSettings(BaseModel):
     epochs: int = Field(20, ge=1, le=500, description="epochs of every recipe")
     max_inputs: int = Field(300, ge=10, description="test inputs attacked for robust accuracy")
     federated: bool = Field(True, description="also compare the federated aggregation rules (needs pipeshield[train])")
-    clients: int = Field(10, ge=5, le=100, description="federated clients")
+    clients: int = Field(11, ge=5, le=100, description="federated clients (Bulyan needs 4f+3: 11 for f=2)")
     rounds: int = Field(10, ge=1, le=200, description="federated rounds")
     malicious: float = Field(0.2, ge=0, lt=0.5, description="fraction of malicious federated clients")
 
