@@ -79,4 +79,8 @@ min_accuracy = 0.9
 [policy.checks."attacks.membership"]
 models = ["tabular_forest"]   # digits_cnn's reference CNNs take ~20 s each: measure it with
                               # `pipeshield attack membership --model digits_cnn`
+
+[policy.checks."training.tradeoff"]   # what each hardened-training recipe buys and costs: retrains
+models = ["digits_cnn"]               # digits_cnn plain, with DP-SGD (epsilon 8 and 3), adversarially,
+                                      # and federated with 20% malicious clients (about 2 minutes)
 '''

@@ -12,7 +12,7 @@ per model, so it runs only for models listed in ``[policy.checks."training.trade
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,7 +36,11 @@ class TradeoffSettings(BaseModel):
     max_inputs: int = Field(300, ge=10, description="test inputs attacked for robust accuracy")
     federated: bool = Field(True, description="also compare the federated aggregation rules (needs pipeshield[train])")
     clients: int = Field(11, ge=5, le=100, description="federated clients (Bulyan needs 4f+3: 11 for f=2)")
-    rounds: int = Field(10, ge=1, le=200, description="federated rounds")
+    rounds: int = Field(8, ge=1, le=200, description="federated rounds")
+    local_epochs: int = Field(2, ge=1, le=50, description="each federated client's local epochs per round")
+    local_lr: float = Field(0.1, gt=0, le=10, description="the clients' SGD learning rate")
+    attacks: list[Literal["scaled", "backdoor", "label-flip"]] = Field(
+        ["scaled", "backdoor"], min_length=1, description="federated attacks compared (each costs 12 runs)")
     malicious: float = Field(0.2, ge=0, lt=0.5, description="fraction of malicious federated clients")
 
 
@@ -135,21 +139,29 @@ def _federated(ctx: CheckContext, subject: str, s: TradeoffSettings) -> list[Evi
     """The federated comparison's evidence (scaled updates, then a backdoor), or why it was not measured."""
     import importlib.util
 
+    import numpy as np
+
+    from pipeshield.attacks.triggers import PatchTrigger
     from pipeshield.training._common import build_module, model_data
-    from pipeshield.training.federated import compare
+    from pipeshield.training.federated import LocalTraining, compare
 
     if importlib.util.find_spec("flwr") is None:
         return "federated comparison not measured: Flower is not installed (pip install 'pipeshield[train]')"
     data = model_data(ctx.pipeline, subject)
     assert data.x_test is not None and data.y_test is not None
+    x = data.shaped(data.x)
+    # The attackers' backdoor: a 2x2 patch in the top-left corner, so that it is not confused with a
+    # backdoor already planted in the data (the demo's sits bottom-right); tables get a value pattern.
+    trigger = (PatchTrigger(image_shape=tuple(int(d) for d in x.shape[1:]), size=2, position="top-left",
+                            value=float(np.max(x))) if x.ndim in (3, 4) else None)
     columns = ["aggregation rule", "accuracy, all honest", "accuracy under attack", "accuracy drop",
                "attack success", "attack success if honest"]
     evidence: list[Evidence] = []
-    for attack in ("scaled", "backdoor"):
+    for attack in s.attacks:
         result = compare(
-            lambda: build_module(ctx.pipeline, subject), data.shaped(data.x), data.y, data.shaped(data.x_test),
-            data.y_test, clients=s.clients, rounds=s.rounds, malicious=s.malicious, attack=attack,
-            engine="inprocess", seed=ctx.seed,
+            lambda: build_module(ctx.pipeline, subject), x, data.y, data.shaped(data.x_test),
+            data.y_test, trigger=trigger, clients=s.clients, rounds=s.rounds, malicious=s.malicious, attack=attack,
+            local=LocalTraining(epochs=s.local_epochs, lr=s.local_lr), engine="inprocess", seed=ctx.seed,
         )
         rows = []
         for row in result.rows:
@@ -157,7 +169,9 @@ def _federated(ctx: CheckContext, subject: str, s: TradeoffSettings) -> list[Evi
             rows.append([d["strategy"], *(d[k] if d[k] is not None else (d["skipped"] or "-")
                                           for k in ("honest_accuracy", "attacked_accuracy", "accuracy_drop",
                                                     "attack_success", "attack_success_if_honest"))])
-        what = "scaled updates (model replacement)" if attack == "scaled" else "a backdoor trigger"
+        what = {"scaled": "scaled updates (model replacement)",
+                "backdoor": "a backdoor (2x2 top-left patch -> class 0)" if trigger else "a backdoor trigger",
+                "label-flip": "flipped labels"}[attack]
         evidence.append(Evidence("table", f"Federated: {s.clients} clients, {s.rounds} rounds, "
                                           f"{s.malicious:.0%} malicious sending {what}",
                                  data={"columns": columns, "rows": rows}))
