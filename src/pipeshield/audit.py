@@ -34,7 +34,7 @@ from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status
 from pipeshield.core.frameworks import framework_sources, references_for
 from pipeshield.core.pipeline import Pipeline, load_pipeline
 from pipeshield.errors import ConfigError, PipeshieldError
-from pipeshield.report import Report, write_reports
+from pipeshield.report import Report, resolve_formats, write_reports
 
 __all__ = ["AuditResult", "WorkItem", "audit", "default_out_dir", "run_checks"]
 
@@ -187,6 +187,7 @@ def audit(
             f"{pipeline.source}: the pipeline names no datasets, models, artifacts or endpoint: nothing to audit",
             hint="`pipeshield init DIR` writes a starter file from what DIR holds",
         )
+    formats = resolve_formats(formats)  # before the checks: a bad --format must not cost a whole audit
     stages = list(stages) if stages else None
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()

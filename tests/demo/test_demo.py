@@ -69,6 +69,27 @@ def test_demo_report_content(demo_run: tuple[Path, subprocess.CompletedProcess[s
     assert sum(report["summary"]["by_status"].values()) == len(report["findings"])
 
 
+def test_demo_tradeoff_measures_what_each_recipe_buys(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
+    """training.tradeoff on digits_cnn: what we know each recipe buys shows in its row."""
+    report = json.loads((demo_run[0] / "pipeshield-report/report.json").read_text())
+    f = next(f for f in report["findings"] if f["id"] == "training.tradeoff/digits_cnn")
+    m = f["metrics"]
+    assert f["status"] == "pass" and f["severity"] == "info"
+    # PGD adversarial training at the policy eps: robust accuracy roughly doubles (0.39 -> 0.85)
+    assert m["pgd_adversarial.robust_accuracy"] > m["plain.robust_accuracy"] + 0.3
+    # DP-SGD: noise costs accuracy, more at the smaller epsilon; membership stays near chance
+    assert m["plain.clean_accuracy"] > m["dp-sgd_epsilon_8.clean_accuracy"] > m["dp-sgd_epsilon_3.clean_accuracy"] > 0.8
+    assert abs(m["dp-sgd_epsilon_3.membership_auc"] - 0.5) < 0.05
+    tables = {e["label"].split(" sending ")[-1]: e["data"] for e in f["evidence"] if e["kind"] == "table"}
+    scaled = next(t for label, t in tables.items() if label.startswith("scaled"))
+    backdoor = next(t for label, t in tables.items() if label.startswith("a backdoor"))
+    under = {row[0]: row[2] for row in scaled["rows"]}
+    assert under["fedavg"] < 0.2  # 2 of 11 clients scaling their updates wreck FedAvg
+    assert min(under[r] for r in ("multi-krum", "median", "bulyan")) > 0.85
+    success = {row[0]: row[4] for row in backdoor["rows"]}
+    assert success["fedavg"] > 0.8 and max(success[r] for r in ("multi-krum", "bulyan")) < 0.1
+
+
 def test_planted_ground_truth_is_real(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
     """What planted.json claims is really in the files (detectors are scored against it)."""
     import pandas as pd

@@ -13,9 +13,11 @@ from typing import Annotated
 import typer
 
 from pipeshield.cli import app
+from pipeshield.cli._attack import OutputFormat
 from pipeshield.cli.keys import PASSPHRASE_ENV
 
-__all__ = ["KeyOption", "ModelOption", "OutOption", "PassphraseOption", "PipelineOption", "SIGNING_KEY_ENV", "train_app"]
+__all__ = ["FormatOption", "KeyOption", "ModelOption", "OutOption", "PassphraseOption", "PipelineOption",
+           "SIGNING_KEY_ENV", "SeedOption", "train_app"]
 
 SIGNING_KEY_ENV = "PIPESHIELD_SIGNING_KEY"
 
@@ -35,6 +37,8 @@ KeyOption = Annotated[
 PassphraseOption = Annotated[
     str | None, typer.Option("--passphrase", envvar=PASSPHRASE_ENV, help="For an encrypted key.", show_default=False)
 ]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every randomised step (initialisation, sampling, noise).")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="text (tables) or json (one object on stdout).")]
 
 
 import pipeshield.cli.train_adversarial  # noqa: E402,F401  (`pipeshield train adversarial`)

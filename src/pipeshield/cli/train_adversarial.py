@@ -21,11 +21,13 @@ import typer
 
 from pipeshield.cli._attack import AttackBudget, OutputFormat
 from pipeshield.cli.train import (
+    FormatOption,
     KeyOption,
     ModelOption,
     OutOption,
     PassphraseOption,
     PipelineOption,
+    SeedOption,
     train_app,
 )
 
@@ -61,8 +63,8 @@ def adversarial_command(
     evaluate: Annotated[bool, typer.Option("--evaluate/--no-evaluate", help="Run the evasion assessment on test_data.")] = True,
     out: OutOption = None,
     passphrase: PassphraseOption = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of every randomised step.")] = 0,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json.")] = OutputFormat.text,
+    seed: SeedOption = 0,
+    format: FormatOption = OutputFormat.text,
 ) -> None:
     """Adversarially train MODEL (PGD or TRADES), evaluate it, write it with signed provenance."""
     from pipeshield.training.adversarial import train_pipeline_model

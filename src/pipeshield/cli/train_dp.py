@@ -20,11 +20,13 @@ import typer
 
 from pipeshield.cli._attack import OutputFormat
 from pipeshield.cli.train import (
+    FormatOption,
     KeyOption,
     ModelOption,
     OutOption,
     PassphraseOption,
     PipelineOption,
+    SeedOption,
     train_app,
 )
 
@@ -82,8 +84,8 @@ def dp_command(
     ] = False,
     out: OutOption = None,
     passphrase: PassphraseOption = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation, sampling and noise.")] = 0,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json.")] = OutputFormat.text,
+    seed: SeedOption = 0,
+    format: FormatOption = OutputFormat.text,
 ) -> None:
     """Retrain MODEL with DP-SGD (or DP logistic regression) and write it with signed provenance."""
     from pipeshield.training.dp.recipe import DPSettings, train_dp

@@ -20,11 +20,13 @@ import typer
 
 from pipeshield.cli._attack import OutputFormat
 from pipeshield.cli.train import (
+    FormatOption,
     KeyOption,
     ModelOption,
     OutOption,
     PassphraseOption,
     PipelineOption,
+    SeedOption,
     train_app,
 )
 
@@ -85,8 +87,8 @@ def federated_command(
     compare: Annotated[bool, typer.Option("--compare", help="Run every rule, honest and attacked, same seed; print a table; write no model.")] = False,
     out: OutOption = None,
     passphrase: PassphraseOption = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of every randomised step.")] = 0,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json.")] = OutputFormat.text,
+    seed: SeedOption = 0,
+    format: FormatOption = OutputFormat.text,
 ) -> None:
     """Federated training with Flower (robust aggregation, client DP, simulated attackers); signed model."""
     from pipeshield.errors import ConfigError

@@ -18,11 +18,13 @@ import typer
 
 from pipeshield.cli._attack import OutputFormat
 from pipeshield.cli.train import (
+    FormatOption,
     KeyOption,
     ModelOption,
     OutOption,
     PassphraseOption,
     PipelineOption,
+    SeedOption,
     train_app,
 )
 
@@ -53,8 +55,8 @@ def robust_command(
     poison_mask: Annotated[Path | None, typer.Option("--poison-mask", help="Ground truth (`attack poison --mask`): scores the cleaning, measures the backdoor.")] = None,
     out: OutOption = None,
     passphrase: PassphraseOption = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of every randomised step.")] = 0,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json.")] = OutputFormat.text,
+    seed: SeedOption = 0,
+    format: FormatOption = OutputFormat.text,
 ) -> None:
     """Retrain a model with sanitize-then-train and/or loss trimming; write it with signed provenance."""
     from pipeshield.training.robust import RobustConfig, train_robust

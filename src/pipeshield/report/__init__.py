@@ -24,6 +24,7 @@ __all__ = [
     "available_formats",
     "gate_failures",
     "register_format",
+    "resolve_formats",
     "write_reports",
 ]
 
@@ -63,14 +64,22 @@ def available_formats() -> list[str]:
     return list(dict.fromkeys([*_BUILTIN, *FORMATS]))
 
 
-def write_reports(report: Report, out_dir: Path | str, formats: Iterable[str] | None = None) -> dict[str, Path]:
-    """Render each format fully in memory, then write each file atomically."""
+def resolve_formats(formats: Iterable[str] | None = None) -> list[str]:
+    """The format names to write (default: every built-in one); an unknown name is a ReportError.
+
+    Called before an audit runs too, so that a typo costs nothing but the message."""
     names = list(formats) if formats is not None else list(_BUILTIN)
     names = ["markdown" if n == "md" else n for n in names]
     _load(names)
     unknown = [n for n in names if n not in FORMATS]
     if unknown:
         raise ReportError(f"--format: unknown format {unknown[0]!r} (known: {', '.join(available_formats())})")
+    return names
+
+
+def write_reports(report: Report, out_dir: Path | str, formats: Iterable[str] | None = None) -> dict[str, Path]:
+    """Render each format fully in memory, then write each file atomically."""
+    names = resolve_formats(formats)
     rendered = {n: FORMATS[n].render(report) for n in names}
     out = Path(out_dir)
     try:

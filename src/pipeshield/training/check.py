@@ -21,6 +21,7 @@ from pipeshield.core.findings import Evidence, Finding, Severity, Stage, Status,
 from pipeshield.core.pipeline import Pipeline
 
 if TYPE_CHECKING:
+    from pipeshield.training._common import ModelData
     from pipeshield.training.tradeoff import RecipeOutcome
 
 __all__ = ["TradeoffCheck", "TradeoffSettings"]
@@ -115,7 +116,7 @@ class TradeoffCheck(Check):
             metrics[f"{key}.membership_auc"] = o.membership_auc
             metrics[f"{key}.robust_accuracy"] = o.robust_accuracy
         if s.federated:
-            fed = _federated(ctx, subject, s)
+            fed = _federated(ctx, subject, s, data)
             if isinstance(fed, str):
                 caveats.append(fed)
             else:
@@ -135,19 +136,18 @@ def _summary(outcomes: Sequence[RecipeOutcome]) -> str:
     return "measured " + "; ".join(parts)
 
 
-def _federated(ctx: CheckContext, subject: str, s: TradeoffSettings) -> list[Evidence] | str:
+def _federated(ctx: CheckContext, subject: str, s: TradeoffSettings, data: ModelData) -> list[Evidence] | str:
     """The federated comparison's evidence (scaled updates, then a backdoor), or why it was not measured."""
     import importlib.util
 
     import numpy as np
 
     from pipeshield.attacks.triggers import PatchTrigger
-    from pipeshield.training._common import build_module, model_data
+    from pipeshield.training._common import build_module
     from pipeshield.training.federated import LocalTraining, compare
 
     if importlib.util.find_spec("flwr") is None:
         return "federated comparison not measured: Flower is not installed (pip install 'pipeshield[train]')"
-    data = model_data(ctx.pipeline, subject)
     assert data.x_test is not None and data.y_test is not None
     x = data.shaped(data.x)
     # The attackers' backdoor: a 2x2 patch in the top-left corner, so that it is not confused with a

@@ -4,6 +4,7 @@ demo pipeline, whose digits CNN is undefended (planted weakness: it must fail at
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,12 @@ from pipeshield.core.findings import Finding, Status
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeshield.demo import build_demo
-
+def demo(demo_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's demo (the CLI writes its outputs beside the pipeline)."""
     torch.set_num_threads(2)
-    return build_demo(tmp_path_factory.mktemp("evasion") / "demo").pipeline_file
+    dest = tmp_path_factory.mktemp("evasion") / "demo"
+    shutil.copytree(demo_pipeline.parent, dest)
+    return dest / demo_pipeline.name
 
 
 @pytest.fixture(scope="module")
