@@ -43,16 +43,17 @@ def demo_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _lighter(pipeline_file: Path) -> Path:
-    """The demo, made cheaper to audit for the tests that audit it whole: its ``training.tradeoff``
-    (digits_cnn retrained about ten times: minutes) is off, and the evasion check attacks 150 test
-    images instead of 500 (digits_cnn still fails at eps 0.1). tests/demo runs the real demo; the
-    trade-off recipes are measured in tests/training."""
+    """The demo, made cheaper to audit for the tests that audit it whole: ``training.tradeoff`` and
+    ``training.federated`` (digits_cnn retrained and simulated dozens of times: minutes) are off, and
+    the evasion check attacks 150 test images instead of 500 (digits_cnn still fails at eps 0.1).
+    tests/demo runs the real demo; the recipes are measured in tests/training."""
     text = pipeline_file.read_text()
-    head, table, tail = text.partition('[policy.checks."training.tradeoff"]')
-    assert table and 'models = ["digits_cnn"]' in tail, "the demo's trade-off table changed: update this fixture"
     assert '[policy.checks."attacks.evasion"]' not in text, "the demo now sets evasion settings: update this fixture"
-    tail = tail.replace('models = ["digits_cnn"]', "models = []", 1)
-    pipeline_file.write_text(head + table + tail + '\n[policy.checks."attacks.evasion"]\nmax_inputs = 150\n')
+    for check in ("training.tradeoff", "training.federated"):
+        head, table, tail = text.partition(f'[policy.checks."{check}"]')
+        assert table and 'models = ["digits_cnn"]' in tail.split("\n[", 1)[0], f"the demo's {check} changed: update this fixture"
+        text = head + table + tail.replace('models = ["digits_cnn"]', "models = []", 1)
+    pipeline_file.write_text(text + '\n[policy.checks."attacks.evasion"]\nmax_inputs = 150\n')
     return pipeline_file
 
 

@@ -70,9 +70,11 @@ def test_demo_report_content(demo_run: tuple[Path, subprocess.CompletedProcess[s
 
 
 def test_demo_tradeoff_measures_what_each_recipe_buys(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
-    """training.tradeoff on digits_cnn: what we know each recipe buys shows in its row."""
+    """training.tradeoff and training.federated on digits_cnn: what we know each recipe or rule buys
+    shows in its row."""
     report = json.loads((demo_run[0] / "pipeshield-report/report.json").read_text())
-    f = next(f for f in report["findings"] if f["id"] == "training.tradeoff/digits_cnn")
+    by_id = {f["id"]: f for f in report["findings"]}
+    f = by_id["training.tradeoff/digits_cnn"]
     m = f["metrics"]
     assert f["status"] == "pass" and f["severity"] == "info"
     # PGD adversarial training at the policy eps: robust accuracy roughly doubles (0.39 -> 0.85)
@@ -80,7 +82,9 @@ def test_demo_tradeoff_measures_what_each_recipe_buys(demo_run: tuple[Path, subp
     # DP-SGD: noise costs accuracy, more at the smaller epsilon; membership stays near chance
     assert m["plain.clean_accuracy"] > m["dp-sgd_epsilon_8.clean_accuracy"] > m["dp-sgd_epsilon_3.clean_accuracy"] > 0.8
     assert abs(m["dp-sgd_epsilon_3.membership_auc"] - 0.5) < 0.05
-    tables = {e["label"].split(" sending ")[-1]: e["data"] for e in f["evidence"] if e["kind"] == "table"}
+    fed = by_id["training.federated/digits_cnn"]
+    assert fed["status"] == "pass" and fed["severity"] == "info"
+    tables = {e["label"].split(" sending ")[-1]: e["data"] for e in fed["evidence"] if e["kind"] == "table"}
     scaled = next(t for label, t in tables.items() if label.startswith("scaled"))
     backdoor = next(t for label, t in tables.items() if label.startswith("a backdoor"))
     under = {row[0]: row[2] for row in scaled["rows"]}

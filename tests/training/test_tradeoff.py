@@ -59,24 +59,40 @@ def test_needs_test_rows() -> None:
         measure_tradeoff(_small_cnn, data, eps=0.1)  # type: ignore[arg-type]
 
 
-def test_check_runs_only_where_asked(demo_pipeline: object) -> None:
+def _real_demo_policy(demo_copy: object) -> object:
+    """The demo copy with the demo's own pipeline file (the shared fixture turns these checks off)."""
+    from pathlib import Path
+
+    from pipeshield.demo.pipeline_file import PIPELINE_TOML
+
+    path = Path(str(demo_copy))
+    path.write_text(PIPELINE_TOML)
+    return path
+
+
+@pytest.mark.parametrize("check_id", ["training.tradeoff", "training.federated"])
+def test_check_runs_only_where_asked(demo_copy: object, check_id: str) -> None:
     from pipeshield.core.checks import get_check
     from pipeshield.core.pipeline import load_pipeline
 
-    pipe = load_pipeline(demo_pipeline)  # type: ignore[arg-type]
-    check = get_check("training.tradeoff")
+    pipe = load_pipeline(_real_demo_policy(demo_copy))  # type: ignore[arg-type]
+    check = get_check(check_id)
     assert check.skip_reason(pipe, "digits_cnn") is None  # the demo opts digits_cnn in
-    assert "not requested" in (check.skip_reason(pipe, "tabular_forest") or "")
+    assert f'[policy.checks."{check_id}"] models' in (check.skip_reason(pipe, "tabular_forest") or "")
 
 
 def test_bad_settings_name_the_key(demo_copy: object) -> None:
-    from pathlib import Path
-
     from pipeshield.core.checks import validate_policy
     from pipeshield.core.pipeline import load_pipeline
     from pipeshield.errors import ConfigError
 
-    path = Path(str(demo_copy))
-    path.write_text(path.read_text().replace('models = ["digits_cnn"]', 'models = ["digits_cnn"]\nattacks = ["nope"]'))
-    with pytest.raises(ConfigError, match="training.tradeoff"):
-        validate_policy(load_pipeline(path))
+    path = _real_demo_policy(demo_copy)
+    text = path.read_text()  # type: ignore[attr-defined]
+    head, table, tail = text.partition('[policy.checks."training.federated"]')
+    path.write_text(head + table + tail.replace('models = ["digits_cnn"]', 'models = ["digits_cnn"]\nattacks = ["nope"]', 1))  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="training.federated"):
+        validate_policy(load_pipeline(path))  # type: ignore[arg-type]
+    # the first digits_cnn opt-in is training.tradeoff's, whose federated settings moved to training.federated
+    path.write_text(text.replace('models = ["digits_cnn"]', 'models = ["digits_cnn"]\nfederated = true', 1))  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r'training\.tradeoff.*federated'):
+        validate_policy(load_pipeline(path))  # type: ignore[arg-type]

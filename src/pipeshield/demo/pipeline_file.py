@@ -81,6 +81,8 @@ models = ["tabular_forest"]   # digits_cnn's reference CNNs take ~20 s each: mea
                               # `pipeshield attack membership --model digits_cnn`
 
 [policy.checks."training.tradeoff"]   # what each hardened-training recipe buys and costs: retrains
-models = ["digits_cnn"]               # digits_cnn plain, with DP-SGD (epsilon 8 and 3), adversarially,
-                                      # and federated with 20% malicious clients (about 2 minutes)
+models = ["digits_cnn"]               # digits_cnn plain, with DP-SGD (epsilon 8 and 3) and adversarially
+
+[policy.checks."training.federated"]  # every aggregation rule, honest and with 2 of 11 clients
+models = ["digits_cnn"]               # attacking (scaled updates, a backdoor): about a minute
 '''

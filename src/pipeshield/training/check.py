@@ -1,12 +1,13 @@
-"""Audit check ``training.tradeoff``: what each hardened-training recipe buys and costs, for the
-models the policy names.
+"""Audit checks ``training.tradeoff`` and ``training.federated``: what each hardened-training recipe
+buys and costs, for the models the policy names.
 
-It retrains the model from its builder four ways -- plain, DP-SGD at two epsilons, PGD adversarial
-training -- and measures each with pipeshield's attacks (:mod:`pipeshield.training.tradeoff`);
-with Flower installed it also runs the federated comparison (every aggregation rule with 20%
-malicious clients sending scaled updates, and with a backdoor). It is a measurement, not a
-verdict: the finding is informational, with the table and plot in its evidence. It costs minutes
-per model, so it runs only for models listed in ``[policy.checks."training.tradeoff"] models``.
+``training.tradeoff`` retrains the model from its builder four ways -- plain, DP-SGD at two
+epsilons, PGD adversarial training -- and measures each with pipeshield's attacks
+(:mod:`pipeshield.training.tradeoff`). ``training.federated`` (Flower) runs every aggregation rule
+honest and with 20% malicious clients sending scaled updates, then a backdoor. Both are
+measurements, not verdicts: informational findings with tables and plots. Each costs a minute or
+more per model, so they run only for models listed in their ``models`` setting; as two checks, an
+audit's workers run them side by side.
 """
 
 from __future__ import annotations
@@ -24,43 +25,34 @@ if TYPE_CHECKING:
     from pipeshield.training._common import ModelData
     from pipeshield.training.tradeoff import RecipeOutcome
 
-__all__ = ["TradeoffCheck", "TradeoffSettings"]
+__all__ = ["FederatedCheck", "FederatedSettings", "TradeoffCheck", "TradeoffSettings"]
 
 
 class TradeoffSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    models: list[str] = Field([], description="models to measure (each costs minutes: opt-in)")
+    models: list[str] = Field([], description="models to measure (each costs a minute or more: opt-in)")
     dp_epsilons: list[float] = Field([8.0, 3.0], min_length=1, max_length=4, description="DP-SGD targets")
     delta: float = Field(1e-5, gt=0, lt=1, description="DP delta")
     epochs: int = Field(20, ge=1, le=500, description="epochs of every recipe")
     max_inputs: int = Field(300, ge=10, description="test inputs attacked for robust accuracy")
-    federated: bool = Field(True, description="also compare the federated aggregation rules (needs pipeshield[train])")
+
+
+class FederatedSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models: list[str] = Field([], description="models to measure (each costs a minute or more: opt-in)")
     clients: int = Field(11, ge=5, le=100, description="federated clients (Bulyan needs 4f+3: 11 for f=2)")
     rounds: int = Field(8, ge=1, le=200, description="federated rounds")
     local_epochs: int = Field(2, ge=1, le=50, description="each federated client's local epochs per round")
     local_lr: float = Field(0.1, gt=0, le=10, description="the clients' SGD learning rate")
     attacks: list[Literal["scaled", "backdoor", "label-flip"]] = Field(
         ["scaled", "backdoor"], min_length=1, description="federated attacks compared (each costs 12 runs)")
-    malicious: float = Field(0.2, ge=0, lt=0.5, description="fraction of malicious federated clients")
+    malicious: float = Field(0.2, gt=0, lt=0.5, description="fraction of malicious federated clients")
 
 
-class TradeoffCheck(Check):
-    id = "training.tradeoff"
-    title = "Hardened training: accuracy vs privacy vs robustness, measured"
-    stage = Stage.TRAINING
-    threat = Threat.GOVERNANCE
-    cost = "heavy"
-    description = (
-        "Retrains the model plain, with DP-SGD at two epsilons and with PGD adversarial training, and "
-        "measures clean accuracy, membership-inference AUC and robust accuracy of each; with Flower, "
-        "accuracy and backdoor success per federated aggregation rule with malicious clients."
-    )
-    remediation = (
-        "Pick the recipe whose row meets your needs and train it with `pipeshield train dp|adversarial|"
-        "federated`; every recipe writes a signed provenance naming the guarantee it claims."
-    )
-    Settings = TradeoffSettings
+class _OptIn(Check):
+    """Shared by the two checks: opt-in per model, and the model must be retrainable from its builder."""
 
     def subjects(self, pipeline: Pipeline) -> list[str | None]:
         return list(pipeline.models)
@@ -70,16 +62,35 @@ class TradeoffCheck(Check):
 
         assert subject is not None
         s = check_settings(self, pipeline)
-        assert isinstance(s, TradeoffSettings)
+        assert isinstance(s, TradeoffSettings | FederatedSettings)
         spec = pipeline.models[subject]
         if subject not in s.models:
-            return (f"not requested: list it in [policy.checks.\"{self.id}\"] models to measure the recipes "
-                    "(it retrains the model four times)")
+            return f"not requested: list it in [policy.checks.\"{self.id}\"] models ({self.retrains})"
         if spec.builder is None:
-            return f"models.{subject} has no builder: the recipes retrain a torch module from it"
+            return f"models.{subject} has no builder: {self.id} retrains a torch module from it"
         if spec.train_data is None or spec.test_data is None:
             return f"models.{subject} needs train_data and test_data"
         return None
+
+    retrains = ""
+
+
+class TradeoffCheck(_OptIn):
+    id = "training.tradeoff"
+    title = "Hardened training: accuracy vs privacy vs robustness, measured"
+    stage = Stage.TRAINING
+    threat = Threat.GOVERNANCE
+    cost = "heavy"
+    description = (
+        "Retrains the model plain, with DP-SGD at two epsilons and with PGD adversarial training, and "
+        "measures clean accuracy, membership-inference AUC and robust accuracy of each."
+    )
+    remediation = (
+        "Pick the recipe whose row meets your needs and train it with `pipeshield train dp|adversarial`; "
+        "every recipe writes a signed provenance naming the guarantee it claims."
+    )
+    Settings = TradeoffSettings
+    retrains = "it retrains the model four times"
 
     def run(self, ctx: CheckContext, subject: str | None) -> Iterator[Finding]:
         from pipeshield.attacks.evasion.check import EvasionSettings, load_domain
@@ -115,12 +126,6 @@ class TradeoffCheck(Check):
             metrics[f"{key}.clean_accuracy"] = o.clean_accuracy
             metrics[f"{key}.membership_auc"] = o.membership_auc
             metrics[f"{key}.robust_accuracy"] = o.robust_accuracy
-        if s.federated:
-            fed = _federated(ctx, subject, s, data)
-            if isinstance(fed, str):
-                caveats.append(fed)
-            else:
-                evidence.extend(fed)
         yield self.finding(
             Status.PASS, severity=Severity.INFO, subject=subject,
             message=_summary(outcomes), metrics=metrics, evidence=tuple(evidence),
@@ -136,7 +141,54 @@ def _summary(outcomes: Sequence[RecipeOutcome]) -> str:
     return "measured " + "; ".join(parts)
 
 
-def _federated(ctx: CheckContext, subject: str, s: TradeoffSettings, data: ModelData) -> list[Evidence] | str:
+class FederatedCheck(_OptIn):
+    id = "training.federated"
+    title = "Federated training: accuracy and attack success per aggregation rule, measured"
+    stage = Stage.TRAINING
+    threat = Threat.DATA_POISONING
+    cost = "heavy"
+    description = (
+        "Simulates federated training of the model with Flower, every aggregation rule honest and with "
+        "malicious clients (scaled updates, a backdoor): global accuracy and attack success per rule."
+    )
+    remediation = (
+        "Train with a robust rule that keeps accuracy and stops the backdoor here (`pipeshield train "
+        "federated --strategy ...`); robust aggregation and secure aggregation exclude each other (see the "
+        "training guide)."
+    )
+    Settings = FederatedSettings
+    retrains = "it runs 12 federated simulations per attack"
+
+    def run(self, ctx: CheckContext, subject: str | None) -> Iterator[Finding]:
+        from pipeshield.training._common import model_data
+
+        assert subject is not None
+        s: FederatedSettings = ctx.settings
+        evidence = _federated(ctx, subject, s, model_data(ctx.pipeline, subject))
+        if isinstance(evidence, str):
+            yield self.skipped(subject, evidence)
+            return
+        tables = [e for e in evidence if e.kind == "table"]
+        yield self.finding(
+            Status.PASS, severity=Severity.INFO, subject=subject,
+            message="measured " + "; ".join(_federated_summary(t) for t in tables),
+            evidence=tuple(evidence),
+            settings={**s.model_dump(mode="json"), "seed": ctx.seed},
+            locations=(ctx.pipeline.display(ctx.pipeline.models[subject].path),),
+            caveat=("IID clients; the malicious clients follow fixed attacks (no adaptive attacker that stays "
+                    "inside the honest spread); one seed."),
+        )
+
+
+def _federated_summary(table: Evidence) -> str:
+    rows = (table.data or {}).get("rows", [])
+    what = table.label.split(" sending ")[-1].split(" (")[0]
+    parts = [f"{r[0]} {r[2]:.2f}" + (f" (attack success {r[4]:.2f})" if isinstance(r[4], float) else "")
+             for r in rows if isinstance(r[2], float)]
+    return f"accuracy under {what}: " + ", ".join(parts)
+
+
+def _federated(ctx: CheckContext, subject: str, s: FederatedSettings, data: ModelData) -> list[Evidence] | str:
     """The federated comparison's evidence (scaled updates, then a backdoor), or why it was not measured."""
     import importlib.util
 
