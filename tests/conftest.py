@@ -53,7 +53,17 @@ def _lighter(pipeline_file: Path) -> Path:
         head, table, tail = text.partition(f'[policy.checks."{check}"]')
         assert table and 'models = ["digits_cnn"]' in tail.split("\n[", 1)[0], f"the demo's {check} changed: update this fixture"
         text = head + table + tail.replace('models = ["digits_cnn"]', "models = []", 1)
-    pipeline_file.write_text(text + '\n[policy.checks."attacks.evasion"]\nmax_inputs = 150\n')
+    pipeline_file.write_text(text)
+    return set_check_policy(pipeline_file, "attacks.evasion", "max_inputs = 150")
+
+
+def set_check_policy(pipeline_file: Path, check: str, settings: str) -> Path:
+    """Give ``[policy.checks."CHECK"]`` exactly ``settings`` (TOML lines), replacing the table if the
+    file has one: TOML refuses a table declared twice, so appending is not enough."""
+    header = f'[policy.checks."{check}"]'
+    head, table, tail = pipeline_file.read_text().partition(header)
+    rest = "\n[" + tail.split("\n[", 1)[1] if table and "\n[" in tail else ""
+    pipeline_file.write_text(f"{head.rstrip()}\n\n{header}\n{settings.strip()}\n{rest}")
     return pipeline_file
 
 

@@ -11,14 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-EVASION_POLICY = '\n[policy.checks."attacks.evasion"]\neps = 0.15\nmax_inputs = 100\n'
+from tests.conftest import set_check_policy
+
 
 
 @pytest.fixture
 def pipeline(demo_copy: Path) -> Path:
-    with demo_copy.open("a", encoding="utf-8") as f:
-        f.write(EVASION_POLICY)  # the default eps comes from here; fewer inputs keep the test short
-    return demo_copy
+    # the default eps comes from the evasion policy; fewer inputs keep the test short
+    return set_check_policy(demo_copy, "attacks.evasion", "eps = 0.15\nmax_inputs = 100")
 
 
 def test_json_output_model_and_provenance(pipeline: Path, cli: Any) -> None:
