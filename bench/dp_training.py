@@ -2,12 +2,15 @@
 
 Data: scikit-learn's ``load_digits`` scaled to [0, 1], split 67/33 stratified with seed 0 -- the
 demo's split (``pipeshield.demo.build``) *without* its planted label flips and backdoor, so the
-accuracy gap is the cost of privacy alone. Two models: the demo CNN
-(``pipeshield.demo.models.build_digits_cnn``, ~38k parameters, ReLU) and a small tanh CNN (~1.4k
-parameters: DP noise grows with the parameter count, and tanh suits clipped gradients).
+accuracy gap is the cost of privacy alone. Three models: the demo CNN
+(``pipeshield.demo.models.build_digits_cnn``, ~38k parameters, ReLU), the same architecture with
+tanh in place of ReLU (Papernot et al. 2021: bounded activations suit clipped gradients), and a
+small tanh CNN (~1.4k parameters: DP noise grows with the parameter count).
 
 1. accuracy: non-private training (Adam 0.01, batch 128, 20 epochs) vs DP-SGD at epsilon 3,
-   delta 1e-5 (PRV; Adam 0.01, expected batch 128, 20 epochs, clip 1.0), each model;
+   delta 1e-5 (PRV; Adam 0.01, expected batch 128, 20 epochs, clip 1.0), each model, the last
+   iterate and the weights averaged over the steps (``ema_decay`` 0.9, free in privacy), medians
+   over ``--seeds`` seeds (data split fixed; initialisation, batches and noise vary);
 2. membership inference, non-private and DP, each model: ``pipeshield.attacks.membership.evaluate``
    with the recipe as ``train_fn`` (``--n-reference`` reference models, serial; members = training
    set, non-members = test set); AUC and TPR at 1% FPR of LiRA (online), RMIA and the loss attack.
@@ -18,7 +21,7 @@ parameters: DP noise grows with the parameter count, and tanh suits clipped grad
    interleaved, medians of ``--reps`` repeats;
 5. accountant cross-check: Opacus RDP / PRV / GDP vs dp-accounting RDP / PLD for a few settings.
 
-    .venv/bin/python bench/dp_training.py [--n-reference 8] [--canaries 200] [--reps 3] [--json out.json]
+    .venv/bin/python bench/dp_training.py [--seeds 3] [--n-reference 8] [--canaries 200] [--reps 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -47,7 +50,15 @@ def demo_cnn() -> Any:
     return build_digits_cnn()
 
 
-BUILDERS = {"small_tanh_cnn": small_cnn, "demo_cnn": demo_cnn}
+def demo_cnn_tanh() -> Any:
+    """The demo CNN's architecture with every ReLU replaced by tanh (same 38,282 parameters)."""
+    import torch.nn as nn
+
+    return nn.Sequential(*(nn.Tanh() if isinstance(m, nn.ReLU) else m for m in demo_cnn()))
+
+
+BUILDERS = {"small_tanh_cnn": small_cnn, "demo_cnn": demo_cnn, "demo_cnn_tanh": demo_cnn_tanh}
+EMA = 0.9
 
 
 def _loader(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
@@ -80,7 +91,8 @@ def train_plain(x: np.ndarray, y: np.ndarray, *, seed: int = 0, builder: str = "
 
 
 def train_dp(x: np.ndarray, y: np.ndarray, *, seed: int = 0, builder: str = "small_tanh_cnn",
-             epochs: int = EPOCHS, times: list[float] | None = None, reports: list[Any] | None = None) -> Any:
+             epochs: int = EPOCHS, times: list[float] | None = None, reports: list[Any] | None = None,
+             ema_decay: float | None = None) -> Any:
     import torch
 
     from pipeshield.training.dp import fit, make_private
@@ -89,7 +101,7 @@ def train_dp(x: np.ndarray, y: np.ndarray, *, seed: int = 0, builder: str = "sma
     model = BUILDERS[builder]()
     private = make_private(model, torch.optim.Adam(model.parameters(), lr=LR), _loader(x, y, seed), delta=DELTA,
                            target_epsilon=EPSILON, epochs=EPOCHS, noise_seed=seed)
-    result = fit(private, epochs=epochs)
+    result = fit(private, epochs=epochs, ema_decay=ema_decay)
     if times is not None:
         times.extend(result.epoch_seconds)
     if reports is not None:
@@ -114,22 +126,27 @@ def data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return x_tr, x_te, y_tr, y_te
 
 
-def accuracy_section(d: tuple[np.ndarray, ...]) -> dict[str, Any]:
+def accuracy_section(d: tuple[np.ndarray, ...], seeds: int) -> dict[str, Any]:
     x_tr, x_te, y_tr, y_te = d
     out: dict[str, Any] = {}
     for name in BUILDERS:
+        runs: dict[str, list[float]] = {"plain": [], "dp": [], "dp_ema": []}
         reports: list[Any] = []
-        plain = train_plain(x_tr, y_tr, builder=name)
-        private = train_dp(x_tr, y_tr, builder=name, reports=reports)
+        for seed in range(seeds):
+            runs["plain"].append(_accuracy(train_plain(x_tr, y_tr, builder=name, seed=seed), x_te, y_te))
+            runs["dp"].append(_accuracy(train_dp(x_tr, y_tr, builder=name, seed=seed, reports=reports), x_te, y_te))
+            runs["dp_ema"].append(_accuracy(train_dp(x_tr, y_tr, builder=name, seed=seed, ema_decay=EMA), x_te, y_te))
         r = reports[0]
+        med = {k: statistics.median(v) for k, v in runs.items()}
         out[name] = {
-            "plain_test_accuracy": _accuracy(plain, x_te, y_te), "dp_test_accuracy": _accuracy(private, x_te, y_te),
-            "epsilon": r.epsilon, "delta": r.delta, "accountant": r.accountant, "noise_multiplier": r.noise_multiplier,
-            "sample_rate": r.sample_rate, "steps": r.steps, "cross_check": r.cross_check.to_dict(),
-            "parameters": sum(p.numel() for p in plain.parameters()),
+            "plain_test_accuracy": med["plain"], "dp_test_accuracy": med["dp"], "dp_ema_test_accuracy": med["dp_ema"],
+            "runs": runs, "ema_decay": EMA, "epsilon": r.epsilon, "delta": r.delta, "accountant": r.accountant,
+            "noise_multiplier": r.noise_multiplier, "sample_rate": r.sample_rate, "steps": r.steps,
+            "cross_check": r.cross_check.to_dict(), "parameters": sum(p.numel() for p in BUILDERS[name]().parameters()),
         }
-        print(f"[accuracy] {name}: plain {out[name]['plain_test_accuracy']:.3f}, DP {out[name]['dp_test_accuracy']:.3f} "
-              f"(eps {r.epsilon:.3f}, sigma {r.noise_multiplier:.3f}, q {r.sample_rate:.4f}, {r.steps} steps)", flush=True)
+        print(f"[accuracy] {name}: plain {med['plain']:.3f}, DP {med['dp']:.3f}, DP+EMA {med['dp_ema']:.3f} "
+              f"(medians of {seeds} seeds; eps {r.epsilon:.3f}, sigma {r.noise_multiplier:.3f}, q {r.sample_rate:.4f}, "
+              f"{r.steps} steps)", flush=True)
     return out
 
 
@@ -231,6 +248,7 @@ def cross_section() -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-reference", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per accuracy cell (medians)")
     parser.add_argument("--membership-models", nargs="*", default=["small_tanh_cnn", "demo_cnn"])
     parser.add_argument("--canaries", type=int, default=200)
     parser.add_argument("--reps", type=int, default=3)
@@ -260,7 +278,7 @@ def main() -> None:
         results["machine"]["dp_accounting"] = version("dp-accounting")
     except ImportError:
         pass
-    sections = {"accuracy": lambda: accuracy_section(d), "membership": lambda: membership_section(d, args.n_reference, args.membership_models),
+    sections = {"accuracy": lambda: accuracy_section(d, args.seeds), "membership": lambda: membership_section(d, args.n_reference, args.membership_models),
                 "audit": lambda: audit_section(d, args.canaries), "overhead": lambda: overhead_section(d, args.reps),
                 "accounting": cross_section}
     for name in args.only:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeshield._threads import one_torch_thread
 from pipeshield.errors import TargetError
 
 __all__ = ["Classifier", "small_cnn", "train_default", "wrap_model"]
@@ -46,16 +47,9 @@ def small_cnn(image_shape: tuple[int, ...], n_classes: int) -> Any:
 
 
 def _train_cnn(x: np.ndarray, y: np.ndarray, image_shape: tuple[int, ...], *, seed: int, epochs: int) -> Classifier:
-    import torch
 
-    # One intra-op thread: for a model this small, thread hand-offs dominate (measured on
-    # 2 cores: 10 epochs of 1,200 digits in 2.3 s with one thread, 13.8 s with two).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         return _fit_cnn(x, y, image_shape, seed=seed, epochs=epochs)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _fit_cnn(x: np.ndarray, y: np.ndarray, image_shape: tuple[int, ...], *, seed: int, epochs: int) -> Classifier:

@@ -82,6 +82,10 @@ def dp_command(
         bool,
         typer.Option("--fix-layers", help="Swap unsupported layers (BatchNorm -> GroupNorm); changes the architecture."),
     ] = False,
+    ema: Annotated[
+        float | None,
+        typer.Option("--ema", help="Average the weights over the steps (decay, e.g. 0.9); costs no privacy."),
+    ] = None,
     out: OutOption = None,
     passphrase: PassphraseOption = None,
     seed: SeedOption = 0,
@@ -93,6 +97,7 @@ def dp_command(
     settings = DPSettings(
         epsilon=epsilon, noise_multiplier=noise_multiplier, delta=delta, epochs=epochs, batch_size=batch_size,
         lr=lr, max_grad_norm=max_grad_norm, accountant=accountant.value, fix_layers=fix_layers, seed=seed,
+        ema_decay=ema,
     )
     with _progress(format is OutputFormat.text) as progress:
         result = train_dp(pipeline, model, settings, key=key, out=out, passphrase=passphrase, progress=progress)

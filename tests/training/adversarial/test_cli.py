@@ -14,7 +14,6 @@ import pytest
 from tests.conftest import set_check_policy
 
 
-
 @pytest.fixture
 def pipeline(demo_copy: Path) -> Path:
     # the default eps comes from the evasion policy; fewer inputs keep the test short

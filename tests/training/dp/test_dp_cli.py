@@ -23,9 +23,10 @@ def test_train_dp_digits_json_with_verified_provenance(demo_copy: Path, cli: Cli
     from pipeshield.training.dp import epsilon
 
     code, out, err = cli(["train", "dp", "-m", "digits_cnn", "-p", str(demo_copy), "--epsilon", "3", "--epochs", "1",
-                          "--key", _key(demo_copy), "--format", "json"])
+                          "--ema", "0.9", "--key", _key(demo_copy), "--format", "json"])
     assert code == 0, err
     result = json.loads(out)
+    assert any("ReLU" in note and "tanh" in note for note in result["notes"])  # the demo CNN is ReLU
     model = demo_copy.parent / "models/digits_cnn.dp.safetensors"
     assert result["out"] == str(model) and model.is_file()
     assert result["recipe"] == "dp-sgd" and result["accountant"] == "prv" and result["delta"] == 1e-5
@@ -43,7 +44,7 @@ def test_train_dp_digits_json_with_verified_provenance(demo_copy: Path, cli: Cli
     statement = open_sealed(model, Path(result["attestation"]),
                             trusted_keys([demo_copy.parent / "keys/demo-signing.pub"])).statement
     params = statement["predicate"]["buildDefinition"]["externalParameters"]
-    assert params["recipe"] == "dp-sgd"
+    assert params["recipe"] == "dp-sgd" and params["hyperparameters"]["ema_decay"] == 0.9
     guarantee = params["guarantee"]
     for field in ("epsilon", "delta", "accountant", "noise_multiplier", "sample_rate", "steps", "max_grad_norm"):
         assert field in guarantee
@@ -87,6 +88,7 @@ BAD = {
     "delta too large": (["--epsilon", "3", "--delta", "0.01"], "--delta"),
     "batch as large as the data": (["--epsilon", "3", "--batch-size", "100000"], "--batch-size"),
     "unknown model": (["--epsilon", "3", "--model", "nope"], "no model named"),
+    "ema decay of 1": (["--epsilon", "3", "--ema", "1"], "--ema"),
 }
 
 

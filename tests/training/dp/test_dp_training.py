@@ -10,7 +10,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, TensorDataset
 
-from pipeshield.training.dp import dp_logistic_regression, epsilon, fit, make_private
+from pipeshield.training.dp import (
+    PrivateTraining,
+    dp_logistic_regression,
+    epsilon,
+    fit,
+    make_private,
+)
 
 # Opacus' per-sample hooks fire on module outputs when inputs need no gradient: expected.
 pytestmark = pytest.mark.filterwarnings("ignore:Full backward hook is firing")
@@ -68,6 +74,48 @@ def test_stopping_early_spends_less(digits: tuple[np.ndarray, ...]) -> None:
     assert report.epsilon == epsilon(sample_rate=report.sample_rate, noise_multiplier=report.noise_multiplier,
                                      steps=report.steps, delta=1e-5)
     assert report.epsilon < 3.0 * 0.75
+
+
+def test_weight_average_is_the_exponential_moving_average_of_the_steps() -> None:
+    from pipeshield.training.dp.private import _WeightAverage
+
+    module = torch.nn.Linear(1, 1, bias=False)
+    average = _WeightAverage(module, 0.9)
+    for value in (1.0, 2.0, 3.0):  # the weights after three steps
+        module.weight.data.fill_(value)
+        average.update()
+    average.load()
+    assert module.weight.item() == pytest.approx(1.0 + 0.1 * (2.0 - 1.0) + 0.1 * (3.0 - 1.1))  # 1.29
+
+
+def _private_mlp(digits: tuple[np.ndarray, ...]) -> PrivateTraining:
+    x_tr, _, y_tr, _ = digits
+    torch.manual_seed(0)
+    model = _mlp()
+    loader = DataLoader(TensorDataset(torch.as_tensor(x_tr), torch.as_tensor(y_tr)), batch_size=128, shuffle=True,
+                        generator=torch.Generator().manual_seed(0))
+    return make_private(model, torch.optim.Adam(model.parameters(), lr=0.01), loader, delta=1e-5,
+                        target_epsilon=3.0, epochs=3, noise_seed=0)
+
+
+def test_weight_averaging_changes_the_weights_not_the_epsilon(digits: tuple[np.ndarray, ...]) -> None:
+    torch.set_num_threads(1)
+    runs = {}
+    for decay in (None, 0.0, 0.9):
+        private = _private_mlp(digits)
+        fit(private, epochs=3, ema_decay=decay)
+        runs[decay] = (private.spent(), [p.detach().clone() for p in private.trained_module.parameters()])
+    last, zero, averaged = runs[None], runs[0.0], runs[0.9]
+    assert all(torch.equal(a, b) for a, b in zip(last[1], zero[1]))  # decay 0: the last iterate
+    assert not any(torch.equal(a, b) for a, b in zip(last[1], averaged[1]))
+    assert averaged[0].epsilon == last[0].epsilon and averaged[0].steps == last[0].steps  # post-processing
+
+
+def test_weight_average_decay_must_be_below_one(digits: tuple[np.ndarray, ...]) -> None:
+    from pipeshield.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ema_decay"):
+        fit(_private_mlp(digits), epochs=1, ema_decay=1.0)
 
 
 def test_dp_logistic_regression_on_breast_cancer() -> None:

@@ -17,10 +17,11 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
+from pipeshield._threads import one_torch_thread
 from pipeshield.attacks.evasion.transfer import Surrogate, _network
 from pipeshield.core.targets.base import softmax
 
-__all__ = ["TorchSubstitute", "label_gradient_sign", "one_thread", "train_substitute"]
+__all__ = ["TorchSubstitute", "label_gradient_sign", "train_substitute"]
 
 _BATCH = 1024
 
@@ -41,7 +42,7 @@ class TorchSubstitute:
         rows = np.asarray(x, dtype=np.float32)
         rows = rows.reshape(len(rows), -1)
         self.module.eval()  # safe: nn.Module.eval() switches to inference mode
-        with one_thread(), torch.no_grad():
+        with one_torch_thread(), torch.no_grad():
             out = [
                 self.module(torch.as_tensor(rows[i : i + _BATCH])).double().numpy()
                 for i in range(0, len(rows), _BATCH)
@@ -58,21 +59,6 @@ class TorchSubstitute:
 
     def to_module(self) -> nn.Module:
         return self.module
-
-
-class one_thread:  # noqa: N801 - used as a context manager, reads like a function
-    """One intra-op thread while training or attacking a small network, restored afterwards.
-
-    On a busy CPU, intra-op thread synchronisation costs far more than a network this small
-    computes (the evasion package measured 0.06 s vs 16 s for 160 steps on 2 shared cores).
-    """
-
-    def __enter__(self) -> None:
-        self._threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self._threads)
 
 
 def train_substitute(
@@ -98,7 +84,7 @@ def train_substitute(
     std = torch.as_tensor(np.where(sd > 1e-8, sd, 1.0), dtype=torch.float32)
     batches = -(-len(x) // batch_size)
     n_epochs = max(epochs, -(-min_steps // batches))
-    with one_thread(), torch.random.fork_rng(devices=[]):
+    with one_torch_thread(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Surrogate(_network((d,), hidden, k), mean, std, (d,), len(x))
         xt = torch.as_tensor(x, dtype=torch.float32)
@@ -129,7 +115,7 @@ def label_gradient_sign(
     module = sub.module
     module.eval()  # safe: nn.Module.eval() switches to inference mode
     out = []
-    with one_thread():
+    with one_torch_thread():
         for i in range(0, len(x), _BATCH):
             xb = torch.as_tensor(x[i : i + _BATCH], dtype=torch.float32).requires_grad_(True)
             cb = torch.as_tensor(cols[i : i + _BATCH])

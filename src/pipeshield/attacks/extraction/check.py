@@ -186,7 +186,7 @@ def _bounds(ctx: CheckContext, model: str, pool: np.ndarray, x_eval: np.ndarray)
 
 def _run(ctx: CheckContext, model: str, s: ExtractionSettings, victim: Any, linear: bool | None,
          access: str) -> ExtractionReport:
-    from pipeshield.attacks.extraction._train import one_thread
+    from pipeshield._threads import one_torch_thread
     from pipeshield.attacks.extraction.assess import assess_extraction, default_methods
     from pipeshield.gateway.output_policy import STANDARD_POLICIES
 
@@ -200,7 +200,7 @@ def _run(ctx: CheckContext, model: str, s: ExtractionSettings, victim: Any, line
         if not {v.item() if hasattr(v, "item") else v for v in y_eval} <= known:
             y_eval = None  # labels the model does not answer in: accuracy and transfer not measured
     try:
-        with one_thread():
+        with one_torch_thread():
             a = assess_extraction(victim, pool=pool, x_eval=x_eval, y_eval=y_eval, budget=budget, methods=methods,
                                   bounds=bounds, controls=STANDARD_POLICIES if s.controls else (),
                                   labels_only=s.labels_only, transfer_eps=s.transfer_eps,

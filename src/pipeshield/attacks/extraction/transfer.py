@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from pipeshield._threads import one_torch_thread
 from pipeshield.attacks.evasion import pgd
 from pipeshield.attacks.extraction._oracle import resolve_victim
-from pipeshield.attacks.extraction._train import one_thread
 from pipeshield.attacks.extraction.results import ExtractionResult, Transferability
 
 __all__ = ["transferability"]
@@ -87,7 +87,7 @@ def transferability(
     # into the domain would be a perturbation larger than eps
     lo_x, hi_x = np.minimum(lo_a, xc), np.maximum(hi_a, xc)
     module = result.substitute.to_module()
-    with one_thread():
+    with one_torch_thread():
         res = pgd(
             module,
             torch.as_tensor(xc, dtype=torch.float32),

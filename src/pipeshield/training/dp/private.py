@@ -237,25 +237,71 @@ def fit(
     epochs: int,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    ema_decay: float | None = None,
 ) -> FitResult:
     """The standard loop over the private loader: ``loss_fn(output, target)`` (default
-    cross-entropy), backward, step. ``progress(epoch, epochs)`` after each epoch."""
+    cross-entropy), backward, step. ``progress(epoch, epochs)`` after each epoch.
+
+    ``ema_decay`` (e.g. 0.9): the module ends with an exponential moving average of the weights
+    after each step instead of the last step's. DP-SGD's last iterate carries its last steps'
+    noise; averaging the iterates cancels part of it, and as post-processing of the noisy
+    iterates it costs no privacy (De et al. 2022 use it on CIFAR-10)."""
     import torch
 
+    if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
+        raise ConfigError(f"ema_decay: {ema_decay} must be in [0, 1) (0.9 averages about the last 10 steps)")
     loss_fn = loss_fn or torch.nn.functional.cross_entropy
     private.module.train()
     seconds: list[float] = []
     losses: list[float] = []
+    average = _WeightAverage(private.trained_module, ema_decay) if ema_decay is not None else None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
-        _epochs(private, epochs, loss_fn, progress, seconds, losses)
+        _epochs(private, epochs, loss_fn, progress, seconds, losses, average)
+    if average is not None:
+        average.load()
     private.module.eval()  # safe: nn.Module.eval() switches to inference mode
     return FitResult(tuple(seconds), tuple(losses))
+
+
+class _WeightAverage:
+    """An exponential moving average of a module's floating-point parameters, updated after each
+    optimizer step and started from the first step's weights (no bias towards the random start)."""
+
+    def __init__(self, module: torch.nn.Module, decay: float) -> None:
+        self.module = module
+        self.decay = decay
+        self.average: list[torch.Tensor] | None = None
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for p in self.module.parameters() if p.dtype.is_floating_point]
+
+    def update(self) -> None:
+        import torch
+
+        with torch.no_grad():
+            params = self._params()
+            if self.average is None:
+                self.average = [p.detach().clone() for p in params]
+                return
+            for avg, param in zip(self.average, params):
+                avg.lerp_(param.detach(), 1.0 - self.decay)
+
+    def load(self) -> None:
+        """Put the average into the module (nothing before the first step)."""
+        import torch
+
+        if self.average is None:
+            return
+        with torch.no_grad():
+            for param, avg in zip(self._params(), self.average):
+                param.copy_(avg)
 
 
 def _epochs(
     private: PrivateTraining, epochs: int, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     progress: Callable[[int, int], None] | None, seconds: list[float], losses: list[float],
+    average: _WeightAverage | None,
 ) -> None:
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -268,6 +314,8 @@ def _epochs(
             loss = loss_fn(private.module(x), y)
             loss.backward()  # type: ignore[no-untyped-call]
             private.optimizer.step()
+            if average is not None:
+                average.update()
             if len(x):
                 total += float(loss.detach()) * len(x)
                 count += len(x)

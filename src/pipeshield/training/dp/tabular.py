@@ -67,11 +67,13 @@ def dp_logistic_regression(
     accountant: str = "prv",
     bounds: ArrayLike | None = None,
     seed: int = 0,
+    ema_decay: float | None = None,
 ) -> DPLogisticResult:
     """Multinomial (binary: logistic) regression trained with DP-SGD; see the module docstring.
 
-    ``batch_size`` is the expected batch size (sample rate ``~ batch_size / len(x)``). Raises
-    ConfigError for bad input or an unreachable target epsilon.
+    ``batch_size`` is the expected batch size (sample rate ``~ batch_size / len(x)``);
+    ``ema_decay`` averages the weights as in :func:`.private.fit`. Raises ConfigError for bad
+    input or an unreachable target epsilon.
     """
     import torch
     from sklearn.linear_model import LogisticRegression
@@ -112,7 +114,7 @@ def dp_logistic_regression(
             return torch.nn.functional.binary_cross_entropy_with_logits(out.reshape(-1), t)
         return torch.nn.functional.cross_entropy(out, t)
 
-    history = fit(private, epochs=epochs, loss_fn=loss)
+    history = fit(private, epochs=epochs, loss_fn=loss, ema_decay=ema_decay)
     report = private.spent()
     w = linear.weight.detach().double().numpy()
     b = linear.bias.detach().double().numpy()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeshield._threads import one_torch_thread
 from pipeshield.training.federated.malicious import AttackPlan, boost_mod, run_is_attacked
 from pipeshield.training.federated.strategies import UNIFORM_WEIGHT_KEY
 
@@ -93,9 +94,7 @@ def local_train(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, local: Loc
     One torch thread: clients run side by side, and one thread keeps a seeded run reproducible."""
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         gen = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
@@ -116,8 +115,6 @@ def local_train(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, local: Loc
                 total += float(loss.detach()) * len(idx)
             last = total / max(1, len(xt))
         return last
-    finally:
-        torch.set_num_threads(threads)
 
 
 def train_reply(setup: ClientSetup, cid: int, arrays: ArrayRecord, server_round: int,

@@ -18,13 +18,13 @@ them. ``bench/robust_training.py`` measures both; use sanitize-then-train for ba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeshield._threads import one_torch_thread
 from pipeshield.data.poisoning.results import DetectionMetrics, detection_metrics
 from pipeshield.errors import ConfigError
 from pipeshield.training.robust.losses import per_sample_loss
@@ -71,19 +71,6 @@ class TrimResult:
         if self.metrics is not None:
             out["metrics"] = self.metrics.to_dict()
         return out
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Small models train fastest on one intra-op thread (see ``attacks/trainers.py``)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _tensors(x: np.ndarray, y: np.ndarray, input_shape: tuple[int, ...] | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,7 +144,7 @@ def fit_module(
     ``y`` holds class indices; rows are reshaped to ``input_shape`` when given. Returns ``module``,
     trained in place and left in eval mode.
     """
-    with _one_thread():
+    with one_torch_thread():
         _train(module, x, y, trim=0.0, warmup=0, epochs=epochs, loss=loss, lr=lr, batch_size=batch_size,
                seed=seed, input_shape=input_shape, progress=progress)
     return module
@@ -178,7 +165,7 @@ def trimmed_train(
         raise ConfigError(f"warmup: must be at least 0 and below the {epochs} epochs (got {warmup})")
     if mask is not None and len(mask) != len(x):
         raise ConfigError(f"mask: has {len(mask)} entries but the data has {len(x)} rows")
-    with _one_thread():
+    with one_torch_thread():
         trimmed, ever = _train(module, x, y, trim=trim, warmup=warmup, epochs=epochs, loss=loss, lr=lr,
                                batch_size=batch_size, seed=seed, input_shape=input_shape, progress=progress)
     metrics = detection_metrics(trimmed, np.asarray(mask, dtype=bool)) if mask is not None else None
