@@ -12,40 +12,52 @@ from pipeshield.audit import audit, run_checks
 from pipeshield.core.checks import _REGISTRY, Check, CheckContext
 from pipeshield.core.findings import Finding, Severity, Stage, Status, Threat
 from pipeshield.core.pipeline import load_pipeline
-from pipeshield.errors import ConfigError
+from pipeshield.errors import ConfigError, PipeshieldError
 
 
-def test_findings_carry_framework_references(demo_pipeline: Path, tmp_path: Path) -> None:
-    result = audit(demo_pipeline, out_dir=tmp_path, formats=["json"], executor="serial")
-    for f in result.report.findings:
-        assert f.references["nist_ai_rmf"], f.id
-    pickle = next(f for f in result.report.findings if f.id.endswith("artifacts.forest_v2"))
-    assert {r["id"] for r in pickle.references["owasp_ml"]} >= {"ML06"}
-
-
-def test_local_and_serial_executors_agree(demo_pipeline: Path) -> None:
+@pytest.fixture(scope="module")
+def serial_findings(demo_pipeline: Path) -> list[Finding]:
+    """Every check of the demo run serially, at one torch thread: the local executor's 2 workers
+    get 1 thread each, and a different thread count changes float sums in their last bits, which
+    the black-box finite-difference inversion can amplify into a different reconstruction."""
     import torch
 
-    pipeline = load_pipeline(demo_pipeline)
-    # The local executor's 2 workers get 1 torch thread each; the serial run must too: a different
-    # thread count changes float sums in their last bits, which the black-box finite-difference
-    # inversion can amplify into a different reconstruction.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        serial = run_checks(pipeline, executor="serial")
+        return run_checks(load_pipeline(demo_pipeline), executor="serial")
     finally:
         torch.set_num_threads(threads)
-    local = run_checks(pipeline, executor="local", jobs=2)
+
+
+def test_findings_carry_framework_references(serial_findings: list[Finding]) -> None:
+    for f in serial_findings:
+        assert f.references["nist_ai_rmf"], f.id
+    pickle = next(f for f in serial_findings if f.id.endswith("artifacts.forest_v2"))
+    assert {r["id"] for r in pickle.references["owasp_ml"]} >= {"ML06"}
+
+
+def test_local_and_serial_executors_agree(demo_pipeline: Path, serial_findings: list[Finding]) -> None:
+    local = run_checks(load_pipeline(demo_pipeline), executor="local", jobs=2)
     key = lambda fs: sorted((f.id, f.status.value, json.dumps(f.metrics, sort_keys=True)) for f in fs)  # noqa: E731
-    assert key(serial) == key(local)
+    assert key(serial_findings) == key(local)
 
 
 def test_only_filters_stages(demo_pipeline: Path) -> None:
     pipeline = load_pipeline(demo_pipeline)
-    findings = run_checks(pipeline, stages=[Stage.VALIDATION], executor="serial")
-    assert findings and {f.stage for f in findings} == {Stage.VALIDATION}
-    assert {f.id for f in findings} >= {"validation.clean-accuracy/digits_cnn", "validation.clean-accuracy/tabular_forest"}
+    findings = run_checks(pipeline, stages=[Stage.PREPROCESSING], executor="serial")
+    assert findings and {f.stage for f in findings} == {Stage.PREPROCESSING}
+    assert {f.check for f in findings} == {"data.validation"}
+
+
+def test_checks_filter_runs_only_the_named_checks(demo_pipeline: Path) -> None:
+    from pipeshield.errors import CheckError
+
+    pipeline = load_pipeline(demo_pipeline)
+    findings = run_checks(pipeline, executor="serial", checks=["integrity.signatures", "core.config-sanity"])
+    assert {f.check for f in findings} == {"integrity.signatures", "core.config-sanity"}
+    with pytest.raises(CheckError, match="no check named 'integrity.nope'"):
+        run_checks(pipeline, executor="serial", checks=["integrity.signatures", "integrity.nope"])
 
 
 def test_policy_names_unknown_checks_and_settings(demo_copy: Path) -> None:
@@ -77,7 +89,7 @@ def crashing_check() -> Iterator[None]:
 
 
 def test_a_crashing_check_becomes_an_error_finding(demo_pipeline: Path, crashing_check: None) -> None:
-    findings = run_checks(load_pipeline(demo_pipeline), stages=[Stage.INFERENCE], executor="serial")
+    findings = run_checks(load_pipeline(demo_pipeline), executor="serial", checks=["test.crashes"])
     crash = next(f for f in findings if f.check == "test.crashes")
     assert crash.status is Status.ERROR and crash.severity is Severity.HIGH
     assert "ZeroDivisionError: planted bug" in crash.message
@@ -93,7 +105,8 @@ def test_report_is_written_whole_or_not_at_all(demo_pipeline: Path, tmp_path: Pa
 
     try:
         with pytest.raises(RuntimeError):
-            audit(demo_pipeline, out_dir=tmp_path / "out", formats=["json", "explodes"], executor="serial")
+            audit(demo_pipeline, out_dir=tmp_path / "out", formats=["json", "explodes"], executor="serial",
+                  checks=["integrity.signatures"])
     finally:
         FORMATS.pop("explodes")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
@@ -120,7 +133,8 @@ def test_atomic_write_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.Mo
 def test_a_check_that_cannot_reach_a_worker_is_an_error_finding(demo_pipeline: Path, crashing_check: None) -> None:
     """A check class defined in a test cannot be sent to a worker process: the audit reports
     that item as an error instead of crashing (the same path a worker killed by the OOM killer takes)."""
-    findings = run_checks(load_pipeline(demo_pipeline), stages=[Stage.INFERENCE, Stage.VALIDATION], executor="local", jobs=2)
+    findings = run_checks(load_pipeline(demo_pipeline), executor="local", jobs=2,
+                          checks=["test.crashes", "validation.clean-accuracy"])
     crash = next(f for f in findings if f.check == "test.crashes")
     assert crash.status is Status.ERROR and "could not run in a worker process" in crash.message
     assert any(f.check == "validation.clean-accuracy" and f.status is Status.PASS for f in findings)
@@ -143,3 +157,19 @@ def test_metrics_are_plain_json() -> None:
     )
     assert f.metrics == {"a": 0.5, "b": None, "c": 3, "d": True}
     assert json.dumps(f.to_dict(), allow_nan=False)
+
+
+def test_a_user_mistake_stops_the_other_checks_workers(demo_copy: Path) -> None:
+    """The broken model aborts the audit while the evasion check still attacks the forest in the
+    other worker: that worker is stopped, not left running until the interpreter exits."""
+    import multiprocessing
+    import time
+
+    (demo_copy.parent / "models/digits_cnn.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(PipeshieldError, match="digits_cnn"):
+        run_checks(load_pipeline(demo_copy), executor="local", jobs=2,
+                   checks=["validation.clean-accuracy", "attacks.evasion"])
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert multiprocessing.active_children() == []

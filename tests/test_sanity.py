@@ -57,7 +57,7 @@ def test_credentials_in_the_endpoint_url_are_flagged_and_redacted(demo_copy: Pat
     demo_copy.write_text(text)
     found = sanity(demo_copy)
     assert found["endpoint.url.credentials"].severity is Severity.HIGH
-    result = audit(demo_copy, out_dir=tmp_path / "r", formats=["json"], executor="serial", stages=[])
+    result = audit(demo_copy, out_dir=tmp_path / "r", formats=["json"], executor="serial", checks=["core.config-sanity"])
     body = (tmp_path / "r/report.json").read_text()
     assert "hunter2" not in body and result.report.pipeline["endpoint"] == "https://***@models.example/predict"
 

@@ -37,20 +37,29 @@ def test_help_does_not_import_heavy_modules() -> None:
     assert "HEAVY=\n" in out.stdout or out.stdout.rstrip().endswith("HEAVY="), out.stdout[-300:]
 
 
-def test_audit_exit_codes_follow_the_threshold(demo_copy: Path, tmp_path: Path) -> None:
-    out_dir = tmp_path / "r"
-    high = run("audit", str(demo_copy), "--out", str(out_dir), "-q")
-    assert high.returncode == 1, high.stderr  # the demo's planted pickles are high and critical
+@pytest.fixture(scope="module")
+def whole_audit(demo_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
+    """One whole audit of the demo through the console script (a minute under load): its exit
+    code, stderr and report folder, shared by the tests that read them."""
+    out_dir = tmp_path_factory.mktemp("cli-audit") / "r"
+    high = run("audit", str(demo_pipeline), "--out", str(out_dir), "-q")
+    return high.returncode, high.stderr, out_dir
+
+
+def test_audit_exit_codes_follow_the_threshold(whole_audit: tuple[int, str, Path], demo_copy: Path,
+                                                tmp_path: Path) -> None:
+    code, stderr, out_dir = whole_audit
+    assert code == 1, stderr  # the demo's planted pickles are high and critical
     report = json.loads((out_dir / "report.json").read_text())
     assert report["summary"]["gate"]["passed"] is False
-    lenient = run("audit", str(demo_copy), "--out", str(out_dir), "-q", "--fail-on", "critical", "--only", "validation")
+    lenient = run("audit", str(demo_copy), "--out", str(tmp_path / "r"), "-q", "--fail-on", "critical",
+                  "--only", "validation")
     assert lenient.returncode == 0, lenient.stderr
 
 
-def test_gate_reads_a_report(demo_copy: Path, tmp_path: Path) -> None:
-    out_dir = tmp_path / "r"
-    run("audit", str(demo_copy), "--out", str(out_dir), "-q", "-f", "json")
-    report = out_dir / "report.json"
+def test_gate_reads_a_report(whole_audit: tuple[int, str, Path], tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_bytes((whole_audit[2] / "report.json").read_bytes())
     failing = run("gate", str(report), "--fail-on", "high")
     assert failing.returncode == 1
     assert "forest_v2" in failing.stderr

@@ -11,8 +11,9 @@ from pipeshield.core.pipeline import load_pipeline
 
 
 def _inventory(pipeline_file: Path) -> dict[str, object]:
-    findings = run_checks(load_pipeline(pipeline_file), executor="serial")
-    return {f.subject: f for f in findings if f.check == "integrity.artifact-inventory"}
+    findings = run_checks(load_pipeline(pipeline_file), executor="serial", checks=["integrity.artifact-inventory"])
+    assert {f.check for f in findings} == {"integrity.artifact-inventory"}
+    return {f.subject: f for f in findings}
 
 
 def test_every_file_is_inventoried_with_its_sha256(demo_pipeline: Path) -> None:

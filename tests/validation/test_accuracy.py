@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from pipeshield.audit import run_checks
-from pipeshield.core.findings import Severity, Stage, Status
+from pipeshield.core.findings import Severity, Status
 from pipeshield.core.pipeline import load_pipeline
 from pipeshield.errors import DatasetError
 from pipeshield.validation.accuracy import evaluate_accuracy
+
+ACCURACY = "validation.clean-accuracy"  # the other validation check (evasion) is not what these tests measure
 
 
 def test_confusion_and_balanced_accuracy_by_hand() -> None:
@@ -58,7 +60,7 @@ def _demo_truth(pipeline_file: Path, model: str) -> float:
 
 @pytest.mark.parametrize("model", ["digits_cnn", "tabular_forest"])
 def test_demo_accuracy_matches_independent_computation(demo_pipeline: Path, model: str) -> None:
-    findings = run_checks(load_pipeline(demo_pipeline), stages=[Stage.VALIDATION], executor="serial")
+    findings = run_checks(load_pipeline(demo_pipeline), executor="serial", checks=[ACCURACY])
     f = next(f for f in findings if f.id == f"validation.clean-accuracy/{model}")
     assert f.status is Status.PASS
     assert f.metrics["accuracy"] == pytest.approx(_demo_truth(demo_pipeline, model), abs=1e-6)
@@ -71,7 +73,7 @@ def test_demo_accuracy_matches_independent_computation(demo_pipeline: Path, mode
 def test_min_accuracy_fails_with_policy_severity(demo_copy: Path) -> None:
     text = demo_copy.read_text().replace("min_accuracy = 0.9", 'min_accuracy = 0.999\nseverity = "critical"')
     demo_copy.write_text(text)
-    findings = run_checks(load_pipeline(demo_copy), stages=[Stage.VALIDATION], executor="serial")
+    findings = run_checks(load_pipeline(demo_copy), executor="serial", checks=[ACCURACY])
     acc = [f for f in findings if f.check == "validation.clean-accuracy"]
     assert len(acc) == 2
     assert all(f.status is Status.FAIL and f.severity is Severity.CRITICAL for f in acc)
@@ -81,7 +83,7 @@ def test_min_accuracy_fails_with_policy_severity(demo_copy: Path) -> None:
 def test_generalization_gap_warns(demo_copy: Path) -> None:
     text = demo_copy.read_text().replace("min_accuracy = 0.9", "min_accuracy = 0.9\nmax_generalization_gap = 0.01")
     demo_copy.write_text(text)
-    findings = run_checks(load_pipeline(demo_copy), stages=[Stage.VALIDATION], executor="serial")
+    findings = run_checks(load_pipeline(demo_copy), executor="serial", checks=[ACCURACY])
     forest = next(f for f in findings if f.id == "validation.clean-accuracy/tabular_forest")
     assert forest.metrics["train_accuracy"] == 1.0  # the planted memorising forest
     assert forest.status is Status.WARN and forest.severity is Severity.MEDIUM
@@ -91,7 +93,7 @@ def test_generalization_gap_warns(demo_copy: Path) -> None:
 def test_model_without_test_data_is_skipped_with_reason(demo_copy: Path) -> None:
     text = demo_copy.read_text().replace('test_data = "digits_test"\n', "")
     demo_copy.write_text(text)
-    findings = run_checks(load_pipeline(demo_copy), executor="serial")
+    findings = run_checks(load_pipeline(demo_copy), executor="serial", checks=[ACCURACY, "core.config-sanity"])
     skipped = next(f for f in findings if f.id == "validation.clean-accuracy/digits_cnn")
     assert skipped.status is Status.SKIPPED and "no test_data" in skipped.message
     sanity = next(f for f in findings if f.id == "core.config-sanity/models.digits_cnn.test_data")
