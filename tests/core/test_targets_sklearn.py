@@ -128,3 +128,37 @@ def test_truncated_skops_file_is_refused(iris, load_skops) -> None:
     data = sio.dumps(est)
     with pytest.raises(TargetError, match="not a skops file"):
         load_skops(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("kind", ["random-forest", "extra-trees", "n_jobs"])
+def test_forest_probabilities_are_scikit_learns_bit_for_bit(kind: str) -> None:
+    """The forest fast path (no joblib per tree) answers exactly what predict_proba answers,
+    including on inputs far outside the training data; a forest with n_jobs keeps joblib on big
+    batches."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    from pipeshield.core.targets.sklearn import SklearnTarget
+
+    x, y = load_breast_cancer(return_X_y=True)
+    cls = ExtraTreesClassifier if kind == "extra-trees" else RandomForestClassifier
+    forest = cls(n_estimators=30, random_state=0, n_jobs=2 if kind == "n_jobs" else None).fit(x, y)
+    target = SklearnTarget("forest", forest)
+    assert target._forest
+    rng = np.random.default_rng(0)
+    for rows in (x[:3], x[:300] * rng.uniform(0.5, 1.5, x[:300].shape), np.full((2, x.shape[1]), 1e6)):
+        expected = forest.predict_proba(np.asarray(rows, dtype=np.float32))
+        got = target.predict_proba(rows)
+        assert got.dtype == np.float64 and np.array_equal(got, expected)
+
+
+def test_a_forest_subclass_keeps_its_own_predict_proba() -> None:
+    from pipeshield.core.targets.sklearn import SklearnTarget
+
+    class Calibrated(RandomForestClassifier):
+        def predict_proba(self, x):  # type: ignore[no-untyped-def]
+            return np.full((len(x), 2), 0.5)
+
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    target = SklearnTarget("forest", Calibrated(n_estimators=5, random_state=0).fit(x, x[:, 0] > 0))
+    assert not target._forest and np.array_equal(target.predict_proba(x[:2]), np.full((2, 2), 0.5))

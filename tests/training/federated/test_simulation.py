@@ -111,3 +111,21 @@ def test_bad_input_is_refused_before_training(digits: tuple[np.ndarray, ...], kw
                                               message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         simulate(build_logreg, *digits, **{**COMMON, "attack": "scaled", **kwargs})
+
+
+def test_scaled_comparison_reuses_another_comparisons_honest_runs(
+    digits: tuple[np.ndarray, ...], scaled: Comparison, backdoor: Comparison
+) -> None:
+    """Honest clients ignore the attack plan: the backdoor comparison's honest runs are the scaled
+    comparison's, so reusing them changes no number and drops the backdoor's success baseline."""
+    honest = {r.strategy: r.honest for r in backdoor.rows if r.honest is not None}
+    reused = compare(build_logreg, *digits, attack="scaled", strategies=("fedavg", "median"), honest_runs=honest,
+                     **COMMON)
+    for rule in ("fedavg", "median"):
+        own, again = scaled.row(rule), reused.row(rule)
+        assert again.honest is not None and again.attacked is not None and own.honest is not None
+        assert again.honest.accuracy_per_round == own.honest.accuracy_per_round == honest[rule].accuracy_per_round
+        assert again.attacked.accuracy_per_round == own.attacked.accuracy_per_round  # type: ignore[union-attr]
+        assert again.to_dict()["attack_success_if_honest"] is None and honest[rule].attack_success is not None
+    with pytest.raises(ConfigError, match="only the scaled attack"):
+        compare(build_logreg, *digits, attack="backdoor", strategies=("fedavg",), honest_runs=honest, **COMMON)

@@ -8,8 +8,8 @@ a row saying so instead of a number.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -112,8 +112,15 @@ def compare(
     ray_cpus: int = 2,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    honest_runs: Mapping[str, FederatedResult] | None = None,
 ) -> Comparison:
-    """Run each rule twice (honest, attacked) with the same seed; see the module doc."""
+    """Run each rule twice (honest, attacked) with the same seed; see the module doc.
+
+    ``honest_runs`` (rule name -> the honest run of another comparison with the same model, data,
+    clients, rounds, local training and seed: the same model, since honest clients ignore the
+    attack plan) skips those honest runs. Only the untargeted ``scaled`` attack may reuse them: the
+    other attacks measure their own success on the honest model, which a reused run does not have.
+    """
     import time
 
     names = [strategy_name(s) for s in strategies]
@@ -121,6 +128,14 @@ def compare(
         raise ConfigError("--strategy: nothing to compare")
     if malicious <= 0 and not malicious_clients:
         raise ConfigError("--compare: measures rules under attack; give --malicious above 0 (e.g. 0.2)")
+    reused = dict(honest_runs or {})
+    if reused and str(attack) != "scaled":
+        raise ConfigError(f"honest_runs: only the scaled attack can reuse honest runs; {attack} measures its own "
+                          "success on the honest model")
+    for name, run in reused.items():
+        if (run.clients, run.rounds) != (clients, rounds):
+            raise ConfigError(f"honest_runs[{name!r}]: {run.clients} clients, {run.rounds} rounds; this comparison "
+                              f"has {clients} and {rounds}")
     fed = prepare(build_model, x, y, x_test, y_test, clients=clients, rounds=rounds, malicious=malicious,
                   attack=attack, malicious_clients=malicious_clients, boost=boost, target=target,
                   poison_rate=poison_rate, trigger=trigger,
@@ -129,13 +144,16 @@ def compare(
                   ray_cpus=ray_cpus, seed=seed)
     f = assumed_malicious if assumed_malicious is not None else default_f(fed.setup.plan, clients)
     runnable = [n for n in names if clients >= minimum_clients(n, f)]
-    jobs = [Job(n, f, client_dp, attacked) for n in runnable for attacked in (False, True)]
+    jobs = [Job(n, f, client_dp, attacked) for n in runnable for attacked in (False, True)
+            if attacked or n.value not in reused]
     started = time.perf_counter()
     results = iter(run_jobs(fed, jobs, progress)) if jobs else iter(())
     rows = []
     for n in names:
         if n in runnable:
-            rows.append(ComparisonRow(n.value, next(results), next(results)))
+            honest = (replace(reused[n.value], attack_success_per_round=(None,) * len(reused[n.value].accuracy_per_round))
+                      if n.value in reused else next(results))
+            rows.append(ComparisonRow(n.value, honest, next(results)))
         else:
             rows.append(ComparisonRow(n.value, None, None, skipped=(
                 f"needs at least {minimum_clients(n, f)} clients for f={f}; have {clients}")))
