@@ -93,6 +93,9 @@ class Check(abc.ABC):
     #: ``cheap`` items run in the audit's own process; ``heavy`` ones (loading models, attacks)
     #: go to the executor's workers.
     cost: ClassVar[str] = "heavy"
+    #: Rough seconds per subject on the demo (only the order matters): the audit starts the longest
+    #: heavy items first, so that one long check does not start last and finish alone.
+    expected_seconds: ClassVar[float] = 1.0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -78,6 +78,7 @@ class _OptIn(Check):
 class TradeoffCheck(_OptIn):
     id = "training.tradeoff"
     title = "Hardened training: accuracy vs privacy vs robustness, measured"
+    expected_seconds = 45.0
     stage = Stage.TRAINING
     threat = Threat.GOVERNANCE
     cost = "heavy"
@@ -144,6 +145,7 @@ def _summary(outcomes: Sequence[RecipeOutcome]) -> str:
 class FederatedCheck(_OptIn):
     id = "training.federated"
     title = "Federated training: accuracy and attack success per aggregation rule, measured"
+    expected_seconds = 90.0
     stage = Stage.TRAINING
     threat = Threat.DATA_POISONING
     cost = "heavy"

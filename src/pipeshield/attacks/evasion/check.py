@@ -79,6 +79,7 @@ class EvasionSettings(BaseModel):
 class EvasionCheck(Check):
     id = "attacks.evasion"
     title = "Robustness to adversarial examples (evasion)"
+    expected_seconds = 10.0
     stage = Stage.VALIDATION
     threat = Threat.EVASION
     cost = "heavy"

@@ -64,6 +64,7 @@ class ExtractionSettings(BaseModel):
 class ExtractionCheck(Check):
     id = "attacks.extraction"
     title = "Model extraction (theft through the prediction API)"
+    expected_seconds = 5.0
     stage = Stage.DEPLOYMENT
     threat = Threat.MODEL_THEFT
     cost = "heavy"
