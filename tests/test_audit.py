@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -173,3 +174,33 @@ def test_a_user_mistake_stops_the_other_checks_workers(demo_copy: Path) -> None:
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert multiprocessing.active_children() == []
+
+
+def test_heavy_checks_are_submitted_longest_first(demo_copy: Path) -> None:
+    """The executor sees the federated comparison (the longest) first, then the trade-off, then
+    evasion and extraction, then the rest in registry order; nothing runs here (every item is
+    answered with an error, which the audit reports as a lost item)."""
+    from pipeshield.core import executor as executors
+
+    seen: list[str] = []
+
+    class Recording:
+        def __init__(self, jobs: int | None = None) -> None:
+            pass
+
+        def map_unordered(self, fn: Any, items: Any) -> Iterator[tuple[Any, BaseException]]:
+            for item in items:
+                seen.append(item.check.id)
+                yield item, RuntimeError("not run")
+
+    for check in ("training.tradeoff", "training.federated"):  # the shared demo turns them off
+        head, table, tail = demo_copy.read_text().partition(f'[policy.checks."{check}"]')
+        demo_copy.write_text(head + table + tail.replace("models = []", 'models = ["digits_cnn"]', 1))
+    executors.register_executor("recording", Recording)
+    try:
+        run_checks(load_pipeline(demo_copy), executor="recording")
+    finally:
+        executors._EXECUTORS.pop("recording")
+    firsts = list(dict.fromkeys(seen))
+    assert firsts[:4] == ["training.federated", "training.tradeoff", "attacks.evasion", "attacks.extraction"]
+    assert firsts[4:] == sorted(firsts[4:])  # the rest: the registry's (alphabetical) order
