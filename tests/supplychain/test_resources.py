@@ -16,7 +16,9 @@ from .builders import zip_bytes
 def _bounded(data: bytes, rule: str) -> None:
     start = time.monotonic()
     result = scan_bytes(data, "hostile.bin")
-    assert time.monotonic() - start < 5.0
+    # A guard against a hang, not a speed target: the slowest case (1.2 million pushes) takes 2 s
+    # on a quiet 2-core machine and took 5.8 s on a loaded CI run.
+    assert time.monotonic() - start < 30.0
     assert result.verdict is Verdict.INCONCLUSIVE, result.findings
     assert any(f.rule == rule for f in result.findings), result.findings
 

@@ -199,8 +199,11 @@ class ApiKeyStore:
 
     def _create_tables(self, meta: MetaData) -> None:
         """Create the tables once even when several replicas start together: PostgreSQL takes an
-        advisory lock for the transaction; SQLite's losing creator finds the tables on its retry."""
-        for attempt in (1, 2):
+        advisory lock for the transaction; SQLite's losing creators retry and find the tables. (In WAL
+        mode a creator that read the schema before another committed it cannot upgrade to a writer:
+        SQLite answers "database is locked" at once, without waiting for the busy timeout.)"""
+        attempts = 5
+        for attempt in range(1, attempts + 1):
             try:
                 with self._engine.begin() as conn:
                     if not self.url.startswith("sqlite"):
@@ -208,8 +211,9 @@ class ApiKeyStore:
                     meta.create_all(conn)
                 return
             except SQLAlchemyError as err:
-                if attempt == 2 or "already exists" not in str(err):
+                if attempt == attempts or not any(m in str(err) for m in ("already exists", "database is locked")):
                     raise
+                time.sleep(0.05 * attempt)
 
     def _where(self) -> str:
         return self.url.split("@")[-1] if "@" in self.url else self.url
@@ -344,8 +348,10 @@ class ApiKeyStore:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    # busy_timeout first: switching a new file to WAL takes a lock, and replicas opening the store
+    # together otherwise fail at once with "database is locked" instead of waiting their turn.
     cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.close()
 
 
