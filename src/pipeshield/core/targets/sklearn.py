@@ -31,8 +31,7 @@ class SklearnTarget:
         self.estimator = estimator
         self.classes = np.asarray(getattr(estimator, "classes_", [])) if hasattr(estimator, "classes_") else None
         self.label_only = not hasattr(estimator, "predict_proba")
-
-        self._forest = _is_plain_forest(estimator)
+        self._forest = _is_plain_forest(estimator)  # predict_proba summed here, without joblib
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
